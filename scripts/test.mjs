@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every test/**/*.test.ts with node:test through tsx. Node 20 has no glob support in `node --test`,
 // hence this finder. Extra arguments filter files by substring: `npm test -- engine/unet`.
+// test/loopback-guard.cjs is preloaded into every test process: connections beyond loopback throw.
 import { readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 
@@ -17,7 +18,7 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', ...nodeFlags, ...files],
+  ['--require', './test/loopback-guard.cjs', '--import', 'tsx', '--test', '--test-concurrency=1', ...nodeFlags, ...files],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);
