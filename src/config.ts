@@ -1,0 +1,311 @@
+// Every environment variable the service reads, parsed and validated in one place. Each wrong value gets one
+// message naming the variable and what is allowed; secret values are never echoed (not even in errors).
+// `.env` in the working directory is read when present; real environment variables win over it.
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseEnv } from 'node:util';
+import { z } from 'zod';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const ENGINE_DEVICES = ['auto', 'cuda', 'cpu'] as const;
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type EngineDevice = (typeof ENGINE_DEVICES)[number];
+
+/** Upper bounds for request parameters; the engine's hard limits are in core/requests.ts. */
+export interface ServiceLimits {
+  maxFrames: number;
+  maxSide: number;
+  maxSteps: number;
+}
+
+/** Defaults of the settings an admin can change at runtime (stored in the database, see queue/settings.ts). */
+export interface SettingDefaults {
+  videosPerDay: number;
+  gpuSecondsPerDay: number;
+  maxQueuedPerUser: number;
+  queueCap: number;
+  promptMaxLength: number;
+  bannedWords: string[];
+  outputRetentionDays: number;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  publicUrl: string;
+  dataDir: string;
+  /** DATA_DIR/outputs: one folder per job. */
+  outputsDir: string;
+  databaseUrl: string;
+  /** Unset: the service generates one on first start and keeps only its hash in the database. */
+  adminToken: string | undefined;
+  logLevel: LogLevel;
+  engine: {
+    /** '' selects the built-in demo model. */
+    modelDir: string;
+    device: EngineDevice;
+    deviceId: number;
+    /** 0 = all cores. */
+    threads: number;
+    /** Jobs rendered at once; the queue's concurrency. */
+    slots: number;
+    /** '' = search ffmpeg-static, @ffmpeg-installer/ffmpeg, then `ffmpeg` on PATH. */
+    ffmpegPath: string;
+    /** Cost-model speed used until the first job has been measured (seconds per 256x256 frame-step). */
+    secondsPerUnit: number;
+  };
+  hub: { endpoint: string; token: string | undefined };
+  discord: {
+    token: string | undefined;
+    applicationId: string | undefined;
+    guildId: string | undefined;
+    apiUrl: string;
+    gatewayUrl: string | undefined;
+  };
+  slack: {
+    botToken: string | undefined;
+    signingSecret: string | undefined;
+    appToken: string | undefined;
+    apiUrl: string;
+  };
+  limits: ServiceLimits;
+  settingDefaults: SettingDefaults;
+  fairShare: {
+    halfLifeMinutes: number;
+    /** Usage is divided by the weight: a weight-2 user is served about twice as often under contention. */
+    roleWeights: { user: number; trusted: number; admin: number };
+  };
+  /** How long SIGTERM waits for running jobs before putting them back in the queue. */
+  drainTimeoutSeconds: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Empty values count as unset, as `KEY=` lines in .env files are meant. */
+const optionalText = z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), z.string().optional());
+
+function text(fallback: string) {
+  return optionalText.transform((v) => v?.trim() ?? fallback);
+}
+
+function secret(minLength = 1) {
+  return optionalText.transform((v, ctx) => {
+    if (v !== undefined && v.length < minLength) {
+      ctx.addIssue({ code: 'custom', message: `must be at least ${minLength} characters (got ${v.length})` });
+      return z.NEVER;
+    }
+    return v;
+  });
+}
+
+function integer(min: number, max: number, fallback: number) {
+  return optionalText.transform((raw, ctx) => {
+    if (raw === undefined) return fallback;
+    const value = Number(raw.trim());
+    if (!/^-?\d+$/.test(raw.trim()) || value < min || value > max) {
+      ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got "${raw}")` });
+      return z.NEVER;
+    }
+    return value;
+  });
+}
+
+function decimal(min: number, max: number, fallback: number) {
+  return optionalText.transform((raw, ctx) => {
+    if (raw === undefined) return fallback;
+    const value = Number(raw.trim());
+    if (!Number.isFinite(value) || value < min || value > max) {
+      ctx.addIssue({ code: 'custom', message: `must be a number from ${min} to ${max} (got "${raw}")` });
+      return z.NEVER;
+    }
+    return value;
+  });
+}
+
+function oneOf<const T extends readonly string[]>(values: T, fallback: T[number]) {
+  return optionalText.transform((raw, ctx) => {
+    if (raw === undefined) return fallback;
+    const value = raw.trim().toLowerCase();
+    if (!values.includes(value)) {
+      ctx.addIssue({ code: 'custom', message: `must be one of ${values.join(', ')} (got "${raw}")` });
+      return z.NEVER;
+    }
+    return value as T[number];
+  });
+}
+
+function httpUrl(fallback: string | undefined, protocols = ['http:', 'https:']) {
+  return optionalText.transform((raw, ctx) => {
+    if (raw === undefined) return fallback;
+    try {
+      const url = new URL(raw.trim());
+      if (!protocols.includes(url.protocol)) throw new Error('protocol');
+      return raw.trim();
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `must be a ${protocols.join(' or ')} URL (got "${raw}")` });
+      return z.NEVER;
+    }
+  });
+}
+
+const databaseUrl = optionalText.transform((raw, ctx) => {
+  if (raw === undefined) return undefined;
+  const value = raw.trim();
+  if (/^file:.+/.test(value) || /^postgres(ql)?:\/\/.+/.test(value)) return value;
+  // Only the scheme is echoed: the rest may hold a password.
+  ctx.addIssue({
+    code: 'custom',
+    message: `must start with file: (SQLite) or postgresql:// (got "${value.split(':')[0] ?? ''}:...")`,
+  });
+  return z.NEVER;
+});
+
+const wordList = optionalText.transform((raw) =>
+  (raw ?? '')
+    .split(',')
+    .map((w) => w.trim().toLowerCase())
+    .filter((w) => w.length > 0),
+);
+
+const envSchema = z.object({
+  PORT: integer(0, 65535, 8080),
+  HOST: text('127.0.0.1'),
+  PUBLIC_URL: httpUrl(undefined),
+  DATA_DIR: text('./data'),
+  DATABASE_URL: databaseUrl,
+  ADMIN_TOKEN: secret(16),
+  LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
+  MODEL_DIR: text(''),
+  ENGINE_DEVICE: oneOf(ENGINE_DEVICES, 'auto'),
+  ENGINE_DEVICE_ID: integer(0, 64, 0),
+  ENGINE_THREADS: integer(0, 1024, 0),
+  ENGINE_SLOTS: integer(1, 16, 1),
+  ENGINE_SECONDS_PER_UNIT: decimal(0.0001, 3600, 0.1),
+  FFMPEG_PATH: text(''),
+  HF_ENDPOINT: httpUrl('https://huggingface.co'),
+  HF_TOKEN: secret(),
+  DISCORD_TOKEN: secret(),
+  DISCORD_APPLICATION_ID: optionalText,
+  DISCORD_GUILD_ID: optionalText,
+  DISCORD_API_URL: httpUrl('https://discord.com/api'),
+  DISCORD_GATEWAY_URL: httpUrl(undefined, ['ws:', 'wss:']),
+  SLACK_BOT_TOKEN: secret(),
+  SLACK_SIGNING_SECRET: secret(),
+  SLACK_APP_TOKEN: secret(),
+  SLACK_API_URL: httpUrl('https://slack.com/api/'),
+  MAX_FRAMES: integer(1, 256, 32),
+  MAX_SIDE: integer(64, 2048, 512),
+  MAX_STEPS: integer(1, 100, 50),
+  QUOTA_VIDEOS_PER_DAY: integer(0, 1_000_000, 20),
+  QUOTA_GPU_SECONDS_PER_DAY: integer(0, 100_000_000, 3600),
+  MAX_QUEUED_PER_USER: integer(1, 10_000, 3),
+  QUEUE_CAP: integer(1, 1_000_000, 100),
+  PROMPT_MAX_LENGTH: integer(1, 10_000, 500),
+  BANNED_WORDS: wordList,
+  OUTPUT_RETENTION_DAYS: integer(0, 36_500, 7),
+  FAIR_SHARE_HALF_LIFE_MINUTES: decimal(0.01, 525_600, 60),
+  TRUSTED_WEIGHT: decimal(0.01, 1000, 2),
+  ADMIN_WEIGHT: decimal(0.01, 1000, 4),
+  DRAIN_TIMEOUT_SECONDS: integer(0, 86_400, 30),
+});
+
+/** Names of every variable the service reads (the README table and .env.example list the same). */
+export const CONFIG_KEYS = Object.keys(envSchema.shape) as (keyof typeof envSchema.shape)[];
+
+/** Reads `.env` from `cwd` if present; values already in `env` take precedence. */
+export function withDotEnv(env: Env, cwd = process.cwd()): Env {
+  const path = resolve(cwd, '.env');
+  if (!existsSync(path)) return env;
+  return { ...parseEnv(readFileSync(path, 'utf8')), ...env };
+}
+
+/** Parses the environment; throws ConfigError listing every wrong value. */
+export function loadConfig(env: Env = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`));
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.DATA_DIR);
+  const browsableHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? '127.0.0.1' : e.HOST;
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    publicUrl: (e.PUBLIC_URL ?? `http://${browsableHost.includes(':') ? `[${browsableHost}]` : browsableHost}:${e.PORT}`).replace(/\/+$/, ''),
+    dataDir,
+    outputsDir: resolve(dataDir, 'outputs'),
+    databaseUrl: e.DATABASE_URL ?? `file:${resolve(dataDir, 't2v.db')}`,
+    adminToken: e.ADMIN_TOKEN,
+    logLevel: e.LOG_LEVEL,
+    engine: {
+      modelDir: e.MODEL_DIR,
+      device: e.ENGINE_DEVICE,
+      deviceId: e.ENGINE_DEVICE_ID,
+      threads: e.ENGINE_THREADS,
+      slots: e.ENGINE_SLOTS,
+      ffmpegPath: e.FFMPEG_PATH,
+      secondsPerUnit: e.ENGINE_SECONDS_PER_UNIT,
+    },
+    hub: { endpoint: e.HF_ENDPOINT ?? 'https://huggingface.co', token: e.HF_TOKEN },
+    discord: {
+      token: e.DISCORD_TOKEN,
+      applicationId: e.DISCORD_APPLICATION_ID,
+      guildId: e.DISCORD_GUILD_ID,
+      apiUrl: e.DISCORD_API_URL ?? 'https://discord.com/api',
+      gatewayUrl: e.DISCORD_GATEWAY_URL,
+    },
+    slack: {
+      botToken: e.SLACK_BOT_TOKEN,
+      signingSecret: e.SLACK_SIGNING_SECRET,
+      appToken: e.SLACK_APP_TOKEN,
+      apiUrl: e.SLACK_API_URL ?? 'https://slack.com/api/',
+    },
+    limits: { maxFrames: e.MAX_FRAMES, maxSide: e.MAX_SIDE, maxSteps: e.MAX_STEPS },
+    settingDefaults: {
+      videosPerDay: e.QUOTA_VIDEOS_PER_DAY,
+      gpuSecondsPerDay: e.QUOTA_GPU_SECONDS_PER_DAY,
+      maxQueuedPerUser: e.MAX_QUEUED_PER_USER,
+      queueCap: e.QUEUE_CAP,
+      promptMaxLength: e.PROMPT_MAX_LENGTH,
+      bannedWords: e.BANNED_WORDS,
+      outputRetentionDays: e.OUTPUT_RETENTION_DAYS,
+    },
+    fairShare: {
+      halfLifeMinutes: e.FAIR_SHARE_HALF_LIFE_MINUTES,
+      roleWeights: { user: 1, trusted: e.TRUSTED_WEIGHT, admin: e.ADMIN_WEIGHT },
+    },
+    drainTimeoutSeconds: e.DRAIN_TIMEOUT_SECONDS,
+  };
+}
+
+/** Values that must never reach a log line or a page. */
+export function configSecrets(config: Config): string[] {
+  const secrets = [
+    config.adminToken,
+    config.hub.token,
+    config.discord.token,
+    config.slack.botToken,
+    config.slack.signingSecret,
+    config.slack.appToken,
+  ];
+  const dbPassword = databasePassword(config.databaseUrl);
+  return [...secrets, dbPassword].filter((s): s is string => s !== undefined && s.length > 0);
+}
+
+function databasePassword(url: string): string | undefined {
+  if (!/^postgres(ql)?:/.test(url)) return undefined;
+  try {
+    const password = new URL(url).password;
+    return password === '' ? undefined : decodeURIComponent(password);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,99 @@
+// Opens the database named by DATABASE_URL with the matching driver adapter and generated client.
+// Prisma 7 clients are provider-specific (a client refuses an adapter of another provider), so there is one
+// generated client per provider; both come from the same schema and expose the same model API, and the rest of
+// the code is typed against the SQLite one.
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaPg } from '@prisma/adapter-pg';
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import { PrismaClient as SqlitePrismaClient } from '../generated/prisma/sqlite/client.js';
+import { PrismaClient as PostgresPrismaClient } from '../generated/prisma/postgresql/client.js';
+
+export type PrismaClient = SqlitePrismaClient;
+export type DatabaseProvider = 'sqlite' | 'postgresql';
+
+export interface DatabaseLocation {
+  provider: DatabaseProvider;
+  /** SQLite: absolute file path. Postgres: the connection string. */
+  target: string;
+  /** Postgres `?schema=` (default public). */
+  schema?: string;
+}
+
+export interface Database {
+  readonly provider: DatabaseProvider;
+  readonly prisma: PrismaClient;
+  /** A fresh adapter factory for the schema engine (migrations). */
+  adapterFactory(): SqlMigrationAwareDriverAdapterFactory;
+  /** The URL with any password masked, for logs and health output. */
+  readonly displayUrl: string;
+  close(): Promise<void>;
+}
+
+export class DatabaseUrlError extends Error {}
+
+/** Parses `file:<path>` (relative to the working directory) or `postgres[ql]://...`. */
+export function parseDatabaseUrl(url: string): DatabaseLocation {
+  if (url.startsWith('file:')) {
+    const path = url.slice('file:'.length).replace(/^\/\/(?=\/)/, '').split('?')[0] ?? '';
+    if (path === '') throw new DatabaseUrlError('DATABASE_URL file: needs a path, for example file:./data/t2v.db');
+    return { provider: 'sqlite', target: path === ':memory:' ? path : resolve(path) };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new DatabaseUrlError('DATABASE_URL is not a valid postgresql:// URL');
+    }
+    const schema = parsed.searchParams.get('schema') ?? undefined;
+    parsed.searchParams.delete('schema');
+    return { provider: 'postgresql', target: parsed.toString(), ...(schema === undefined ? {} : { schema }) };
+  }
+  throw new DatabaseUrlError('DATABASE_URL must start with file: (SQLite) or postgresql:// (Postgres)');
+}
+
+export function maskDatabaseUrl(url: string): string {
+  return url.replace(/(\/\/[^:/@]+:)[^@]+@/, '$1***@');
+}
+
+function sqliteFactory(location: DatabaseLocation): PrismaBetterSqlite3 {
+  // timeout: how long a writer waits for another process's write lock (better-sqlite3's busy timeout).
+  return new PrismaBetterSqlite3({ url: location.target, timeout: 15_000 });
+}
+
+function postgresFactory(location: DatabaseLocation): PrismaPg {
+  return new PrismaPg(
+    { connectionString: location.target, max: 10 },
+    location.schema === undefined ? undefined : { schema: location.schema },
+  );
+}
+
+export async function openDatabase(url: string): Promise<Database> {
+  const location = parseDatabaseUrl(url);
+  const displayUrl = maskDatabaseUrl(url);
+  if (location.provider === 'sqlite') {
+    if (location.target !== ':memory:') mkdirSync(dirname(location.target), { recursive: true });
+    const prisma = new SqlitePrismaClient({ adapter: sqliteFactory(location) });
+    // WAL lets readers (dashboard, API) proceed while a submit holds the write lock.
+    await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
+    await prisma.$executeRawUnsafe('PRAGMA foreign_keys = ON');
+    return {
+      provider: 'sqlite',
+      prisma,
+      displayUrl,
+      adapterFactory: () => sqliteFactory(location),
+      close: () => prisma.$disconnect(),
+    };
+  }
+  const prisma = new PostgresPrismaClient({ adapter: postgresFactory(location) }) as unknown as PrismaClient;
+  await prisma.$queryRawUnsafe('SELECT 1');
+  return {
+    provider: 'postgresql',
+    prisma,
+    displayUrl,
+    adapterFactory: () => postgresFactory(location),
+    close: () => prisma.$disconnect(),
+  };
+}
