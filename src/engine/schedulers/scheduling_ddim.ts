@@ -138,8 +138,8 @@ export class DDIMScheduler implements Scheduler {
 
     // 3. predicted x0 and ε, formula (12), in the parameterisation the model was trained with
     const n = sample.length;
-    let predOriginalSample = new Float32Array(n);
-    let predEpsilon = new Float32Array(n);
+    let predOriginalSample: Float32Array = new Float32Array(n);
+    let predEpsilon: Float32Array = new Float32Array(n);
     for (let i = 0; i < n; i++) {
       const x = sample[i] as number;
       const out = modelOutput[i] as number;
