@@ -4,10 +4,23 @@ import { readFileSync } from 'node:fs';
 import { DDIMScheduler } from '../../src/engine/schedulers/scheduling_ddim.js';
 import { Generator } from '../../src/engine/utils/generator.js';
 import { randnTensor } from '../../src/engine/utils/torch_utils.js';
-import { fixtureF32, fixtureI64, readFixtureSafetensors } from '../support/safetensors.js';
+import { SafetensorsFile } from '../../src/engine/weights/safetensors.js';
 
 const SCHEDULER_DIR = 'test/fixtures/goldens/scheduler';
-const golden = readFixtureSafetensors(`${SCHEDULER_DIR}/scheduler_golden.safetensors`);
+const golden = new Map<string, Float32Array>();
+const goldenTimesteps = new Map<number, number[]>();
+const goldenFile = await SafetensorsFile.open(`${SCHEDULER_DIR}/scheduler_golden.safetensors`);
+for (const [name, info] of goldenFile.tensors) {
+  if (info.dtype === 'I64') goldenTimesteps.set(Number(name.replace('timesteps_', '')), Array.from(await goldenFile.readInt64(name), Number));
+  else golden.set(name, await goldenFile.readFloat32(name));
+}
+await goldenFile.close();
+
+function fixture(name: string): Float32Array {
+  const tensor = golden.get(name);
+  if (tensor === undefined) throw new Error(`scheduler_golden.safetensors has no tensor ${name}`);
+  return tensor;
+}
 const goldenJson = JSON.parse(readFileSync(`${SCHEDULER_DIR}/scheduler_golden.json`, 'utf8')) as {
   config: Record<string, unknown>;
   step_num_inference_steps: number;
@@ -21,16 +34,16 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 
 test('betas and alphas_cumprod are bit-identical to torch float32', async () => {
   const scheduler = await DDIMScheduler.fromPretrained(SCHEDULER_DIR);
-  assert.deepEqual(scheduler.betas, fixtureF32(golden, 'betas'));
-  assert.deepEqual(scheduler.alphasCumprod, fixtureF32(golden, 'alphas_cumprod'));
-  assert.equal(scheduler.finalAlphaCumprod, fixtureF32(golden, 'final_alpha_cumprod')[0]);
+  assert.deepEqual(scheduler.betas, fixture('betas'));
+  assert.deepEqual(scheduler.alphasCumprod, fixture('alphas_cumprod'));
+  assert.equal(scheduler.finalAlphaCumprod, fixture('final_alpha_cumprod')[0]);
 });
 
 test('leading timesteps are exact for 1, 3, 25 and 50 steps', async () => {
   const scheduler = await DDIMScheduler.fromPretrained(SCHEDULER_DIR);
   for (const n of [1, 3, 25, 50]) {
     scheduler.setTimesteps(n);
-    assert.deepEqual(scheduler.timesteps, fixtureI64(golden, `timesteps_${n}`), `${n} steps`);
+    assert.deepEqual(scheduler.timesteps, goldenTimesteps.get(n), `${n} steps`);
   }
 });
 
@@ -40,9 +53,9 @@ test('step outputs are within 1e-6 of diffusers for the five golden calls', asyn
   let worst = 0;
   for (const call of goldenJson.step_calls) {
     assert.equal(scheduler.timesteps[call.step_index], call.timestep);
-    const out = scheduler.step(fixtureF32(golden, `${call.name}_model_output`), call.timestep, fixtureF32(golden, `${call.name}_sample`));
-    const prevErr = maxAbsDiff(out.prevSample, fixtureF32(golden, `${call.name}_prev_sample`));
-    const x0Err = maxAbsDiff(out.predOriginalSample, fixtureF32(golden, `${call.name}_pred_original_sample`));
+    const out = scheduler.step(fixture(`${call.name}_model_output`), call.timestep, fixture(`${call.name}_sample`));
+    const prevErr = maxAbsDiff(out.prevSample, fixture(`${call.name}_prev_sample`));
+    const x0Err = maxAbsDiff(out.predOriginalSample, fixture(`${call.name}_pred_original_sample`));
     assert.ok(prevErr <= 1e-6, `${call.name} prev_sample max abs err ${prevErr}`);
     assert.ok(x0Err <= 1e-6, `${call.name} pred_original_sample max abs err ${x0Err}`);
     worst = Math.max(worst, prevErr, x0Err);
@@ -80,8 +93,8 @@ test('sample and v_prediction parameterisations reach the same x_{t-1} as epsilo
   const vParam = new DDIMScheduler({ ...config, prediction_type: 'v_prediction' });
   for (const s of [epsilon, sampleParam, vParam]) s.setTimesteps(25);
   const t = 481;
-  const x = fixtureF32(golden, 'step2_sample');
-  const eps = fixtureF32(golden, 'step2_model_output');
+  const x = fixture('step2_sample');
+  const eps = fixture('step2_model_output');
   const reference = epsilon.step(eps, t, x);
   const a = epsilon.alphasCumprod[t] as number;
   const v = eps.map((e, i) => Math.sqrt(a) * e - Math.sqrt(1 - a) * (reference.predOriginalSample[i] as number));
@@ -96,8 +109,8 @@ test('eta > 0 adds σ_t·z with σ_t from formula (16), z from the generator or 
   const scheduler = await DDIMScheduler.fromPretrained(SCHEDULER_DIR);
   scheduler.setTimesteps(25);
   const t = 481;
-  const x = fixtureF32(golden, 'step2_sample');
-  const eps = fixtureF32(golden, 'step2_model_output');
+  const x = fixture('step2_sample');
+  const eps = fixture('step2_model_output');
   const noise = randnTensor([x.length], new Generator(7));
   const withGenerator = scheduler.step(eps, t, x, { eta: 1, generator: new Generator(7) });
   const withNoise = scheduler.step(eps, t, x, { eta: 1, varianceNoise: noise });
