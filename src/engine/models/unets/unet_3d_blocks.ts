@@ -1,0 +1,279 @@
+// Mirrors diffusers src/diffusers/models/unets/unet_3d_blocks.py (diffusers==0.26.3): get_down_block,
+// get_up_block, UNetMidBlock3DCrossAttn, CrossAttnDownBlock3D, DownBlock3D, CrossAttnUpBlock3D, UpBlock3D.
+//
+// Hidden states are [B*F, C, H, W] (frames folded into the batch); `numFrames` is a 1-element int64 tensor;
+// temb is [B*F, T]; encoder_hidden_states are per video [B, L, D] (see Attention's perVideoContext).
+// A block's `num_attention_heads` is the config's attention_head_dim (diffusers' historical naming): its
+// transformers get out_channels // num_attention_heads heads of num_attention_heads channels each.
+import { type BuildContext, Module } from '../../nn/module.js';
+import type { Value } from '../../onnx/graph_builder.js';
+import type { VarBuilder } from '../../weights/var_builder.js';
+import { Downsample2D } from '../downsampling.js';
+import { ResnetBlock2D, TemporalConvLayer } from '../resnet.js';
+import { Transformer2DModel } from '../transformers/transformer_2d.js';
+import { TransformerTemporalModel } from '../transformers/transformer_temporal.js';
+import { Upsample2D } from '../upsampling.js';
+
+export interface BlockContext {
+  temb: Value;
+  encoderHiddenStates: Value;
+  numFrames: Value;
+}
+
+interface CommonBlockOptions {
+  numLayers: number;
+  outChannels: number;
+  tembChannels: number;
+  resnetEps: number;
+  resnetActFn: string;
+  resnetGroups: number;
+  outputScaleFactor?: number;
+}
+
+export interface DownBlockOptions extends CommonBlockOptions {
+  inChannels: number;
+  addDownsample: boolean;
+  downsamplePadding: number;
+}
+
+export interface UpBlockOptions extends CommonBlockOptions {
+  inChannels: number;
+  prevOutputChannel: number;
+  addUpsample: boolean;
+}
+
+export interface CrossAttnOptions {
+  numAttentionHeads: number;
+  crossAttentionDim: number;
+}
+
+function resnet(vb: VarBuilder, inChannels: number, o: CommonBlockOptions): ResnetBlock2D {
+  return new ResnetBlock2D(vb, {
+    inChannels,
+    outChannels: o.outChannels,
+    tembChannels: o.tembChannels,
+    eps: o.resnetEps,
+    groups: o.resnetGroups,
+    nonLinearity: o.resnetActFn,
+    outputScaleFactor: o.outputScaleFactor ?? 1,
+  });
+}
+
+function tempConv(vb: VarBuilder, channels: number, groups: number): TemporalConvLayer {
+  return new TemporalConvLayer(vb, channels, channels, groups);
+}
+
+function spatialTransformer(vb: VarBuilder, channels: number, groups: number, a: CrossAttnOptions): Transformer2DModel {
+  return new Transformer2DModel(vb, {
+    numAttentionHeads: Math.floor(channels / a.numAttentionHeads),
+    attentionHeadDim: a.numAttentionHeads,
+    inChannels: channels,
+    numLayers: 1,
+    crossAttentionDim: a.crossAttentionDim,
+    normNumGroups: groups,
+  });
+}
+
+function temporalTransformer(vb: VarBuilder, channels: number, groups: number, a: CrossAttnOptions): TransformerTemporalModel {
+  return new TransformerTemporalModel(vb, {
+    numAttentionHeads: Math.floor(channels / a.numAttentionHeads),
+    attentionHeadDim: a.numAttentionHeads,
+    inChannels: channels,
+    numLayers: 1,
+    crossAttentionDim: a.crossAttentionDim,
+    normNumGroups: groups,
+  });
+}
+
+export class UNetMidBlock3DCrossAttn extends Module {
+  readonly resnets: readonly ResnetBlock2D[];
+  readonly temp_convs: readonly TemporalConvLayer[];
+  readonly attentions: readonly Transformer2DModel[];
+  readonly temp_attentions: readonly TransformerTemporalModel[];
+
+  constructor(vb: VarBuilder, o: Omit<CommonBlockOptions, 'outChannels'> & CrossAttnOptions & { inChannels: number }) {
+    super(vb);
+    const c = o.inChannels;
+    const common = { ...o, outChannels: c };
+    const layers = Array.from({ length: o.numLayers }, (_, i) => i);
+    this.resnets = [0, ...layers.map((i) => i + 1)].map((i) => resnet(vb.pp('resnets').pp(i), c, common));
+    this.temp_convs = [0, ...layers.map((i) => i + 1)].map((i) => tempConv(vb.pp('temp_convs').pp(i), c, o.resnetGroups));
+    this.attentions = layers.map((i) => spatialTransformer(vb.pp('attentions').pp(i), c, o.resnetGroups, o));
+    this.temp_attentions = layers.map((i) => temporalTransformer(vb.pp('temp_attentions').pp(i), c, o.resnetGroups, o));
+  }
+
+  /** [BF, C, H, W] -> [BF, C, H, W] */
+  forward(ctx: BuildContext, hiddenStates: Value, b: BlockContext): Value {
+    let h = this.resnets[0]!.forward(ctx, hiddenStates, b.temb); // [BF, C, H, W]
+    h = this.temp_convs[0]!.forward(ctx, h, b.numFrames); // [BF, C, H, W]
+    for (let i = 0; i < this.attentions.length; i++) {
+      h = this.attentions[i]!.forward(ctx, h, b.encoderHiddenStates, true); // [BF, C, H, W]
+      h = this.temp_attentions[i]!.forward(ctx, h, b.numFrames); // [BF, C, H, W]
+      h = this.resnets[i + 1]!.forward(ctx, h, b.temb); // [BF, C, H, W]
+      h = this.temp_convs[i + 1]!.forward(ctx, h, b.numFrames); // [BF, C, H, W]
+    }
+    return h;
+  }
+}
+
+export interface DownBlockOutput {
+  hiddenStates: Value;
+  /** The skip tensors, in order. */
+  outputStates: Value[];
+}
+
+export class CrossAttnDownBlock3D extends Module {
+  readonly resnets: readonly ResnetBlock2D[];
+  readonly temp_convs: readonly TemporalConvLayer[];
+  readonly attentions: readonly Transformer2DModel[];
+  readonly temp_attentions: readonly TransformerTemporalModel[];
+  readonly downsamplers: readonly Downsample2D[] | undefined;
+
+  constructor(vb: VarBuilder, o: DownBlockOptions & CrossAttnOptions) {
+    super(vb);
+    const layers = Array.from({ length: o.numLayers }, (_, i) => i);
+    this.resnets = layers.map((i) => resnet(vb.pp('resnets').pp(i), i === 0 ? o.inChannels : o.outChannels, o));
+    this.temp_convs = layers.map((i) => tempConv(vb.pp('temp_convs').pp(i), o.outChannels, o.resnetGroups));
+    this.attentions = layers.map((i) => spatialTransformer(vb.pp('attentions').pp(i), o.outChannels, o.resnetGroups, o));
+    this.temp_attentions = layers.map((i) => temporalTransformer(vb.pp('temp_attentions').pp(i), o.outChannels, o.resnetGroups, o));
+    this.downsamplers = o.addDownsample ? [new Downsample2D(vb.pp('downsamplers').pp(0), o.outChannels, o.outChannels, o.downsamplePadding)] : undefined;
+  }
+
+  /** [BF, in, H, W] -> [BF, out, H/2, W/2] plus the skip tensors */
+  forward(ctx: BuildContext, hiddenStates: Value, b: BlockContext): DownBlockOutput {
+    const outputStates: Value[] = [];
+    let h = hiddenStates;
+    for (let i = 0; i < this.resnets.length; i++) {
+      h = this.resnets[i]!.forward(ctx, h, b.temb); // [BF, out, H, W]
+      h = this.temp_convs[i]!.forward(ctx, h, b.numFrames); // [BF, out, H, W]
+      h = this.attentions[i]!.forward(ctx, h, b.encoderHiddenStates, true); // [BF, out, H, W]
+      h = this.temp_attentions[i]!.forward(ctx, h, b.numFrames); // [BF, out, H, W]
+      outputStates.push(h);
+    }
+    for (const downsampler of this.downsamplers ?? []) {
+      h = downsampler.forward(ctx, h); // [BF, out, H/2, W/2]
+      outputStates.push(h);
+    }
+    return { hiddenStates: h, outputStates };
+  }
+}
+
+export class DownBlock3D extends Module {
+  readonly resnets: readonly ResnetBlock2D[];
+  readonly temp_convs: readonly TemporalConvLayer[];
+  readonly downsamplers: readonly Downsample2D[] | undefined;
+
+  constructor(vb: VarBuilder, o: DownBlockOptions) {
+    super(vb);
+    const layers = Array.from({ length: o.numLayers }, (_, i) => i);
+    this.resnets = layers.map((i) => resnet(vb.pp('resnets').pp(i), i === 0 ? o.inChannels : o.outChannels, o));
+    this.temp_convs = layers.map((i) => tempConv(vb.pp('temp_convs').pp(i), o.outChannels, o.resnetGroups));
+    this.downsamplers = o.addDownsample ? [new Downsample2D(vb.pp('downsamplers').pp(0), o.outChannels, o.outChannels, o.downsamplePadding)] : undefined;
+  }
+
+  /** [BF, in, H, W] -> [BF, out, H/2, W/2] plus the skip tensors */
+  forward(ctx: BuildContext, hiddenStates: Value, b: BlockContext): DownBlockOutput {
+    const outputStates: Value[] = [];
+    let h = hiddenStates;
+    for (let i = 0; i < this.resnets.length; i++) {
+      h = this.resnets[i]!.forward(ctx, h, b.temb); // [BF, out, H, W]
+      h = this.temp_convs[i]!.forward(ctx, h, b.numFrames); // [BF, out, H, W]
+      outputStates.push(h);
+    }
+    for (const downsampler of this.downsamplers ?? []) {
+      h = downsampler.forward(ctx, h); // [BF, out, H/2, W/2]
+      outputStates.push(h);
+    }
+    return { hiddenStates: h, outputStates };
+  }
+}
+
+/** Input channels of up-block resnet i: the previous output (or the block below) plus the popped skip tensor. */
+function upResnetInChannels(o: UpBlockOptions, i: number): number {
+  const resSkipChannels = i === o.numLayers - 1 ? o.inChannels : o.outChannels;
+  const resnetInChannels = i === 0 ? o.prevOutputChannel : o.outChannels;
+  return resnetInChannels + resSkipChannels;
+}
+
+export class CrossAttnUpBlock3D extends Module {
+  readonly resnets: readonly ResnetBlock2D[];
+  readonly temp_convs: readonly TemporalConvLayer[];
+  readonly attentions: readonly Transformer2DModel[];
+  readonly temp_attentions: readonly TransformerTemporalModel[];
+  readonly upsamplers: readonly Upsample2D[] | undefined;
+
+  constructor(vb: VarBuilder, o: UpBlockOptions & CrossAttnOptions) {
+    super(vb);
+    const layers = Array.from({ length: o.numLayers }, (_, i) => i);
+    this.resnets = layers.map((i) => resnet(vb.pp('resnets').pp(i), upResnetInChannels(o, i), o));
+    this.temp_convs = layers.map((i) => tempConv(vb.pp('temp_convs').pp(i), o.outChannels, o.resnetGroups));
+    this.attentions = layers.map((i) => spatialTransformer(vb.pp('attentions').pp(i), o.outChannels, o.resnetGroups, o));
+    this.temp_attentions = layers.map((i) => temporalTransformer(vb.pp('temp_attentions').pp(i), o.outChannels, o.resnetGroups, o));
+    this.upsamplers = o.addUpsample ? [new Upsample2D(vb.pp('upsamplers').pp(0), o.outChannels, o.outChannels)] : undefined;
+  }
+
+  /**
+   * [BF, prev, H, W] + skip tensors (consumed from the end) -> [BF, out, H', W'], upsampled to `upsampleSize`
+   * ([H', W'] int64) when the block has an upsampler.
+   */
+  forward(ctx: BuildContext, hiddenStates: Value, resHiddenStates: readonly Value[], b: BlockContext, upsampleSize?: Value): Value {
+    const o = ctx.ops(this.path);
+    const skips = [...resHiddenStates];
+    let h = hiddenStates;
+    for (let i = 0; i < this.resnets.length; i++) {
+      h = o.concat([h, skips.pop()!], 1, `cat_skip${i}`); // [BF, prev + skip, H, W]
+      h = this.resnets[i]!.forward(ctx, h, b.temb); // [BF, out, H, W]
+      h = this.temp_convs[i]!.forward(ctx, h, b.numFrames); // [BF, out, H, W]
+      h = this.attentions[i]!.forward(ctx, h, b.encoderHiddenStates, true); // [BF, out, H, W]
+      h = this.temp_attentions[i]!.forward(ctx, h, b.numFrames); // [BF, out, H, W]
+    }
+    for (const upsampler of this.upsamplers ?? []) h = upsampler.forward(ctx, h, upsampleSize); // [BF, out, H', W']
+    return h;
+  }
+}
+
+export class UpBlock3D extends Module {
+  readonly resnets: readonly ResnetBlock2D[];
+  readonly temp_convs: readonly TemporalConvLayer[];
+  readonly upsamplers: readonly Upsample2D[] | undefined;
+
+  constructor(vb: VarBuilder, o: UpBlockOptions) {
+    super(vb);
+    const layers = Array.from({ length: o.numLayers }, (_, i) => i);
+    this.resnets = layers.map((i) => resnet(vb.pp('resnets').pp(i), upResnetInChannels(o, i), o));
+    this.temp_convs = layers.map((i) => tempConv(vb.pp('temp_convs').pp(i), o.outChannels, o.resnetGroups));
+    this.upsamplers = o.addUpsample ? [new Upsample2D(vb.pp('upsamplers').pp(0), o.outChannels, o.outChannels)] : undefined;
+  }
+
+  /** As CrossAttnUpBlock3D.forward, without attention. */
+  forward(ctx: BuildContext, hiddenStates: Value, resHiddenStates: readonly Value[], b: BlockContext, upsampleSize?: Value): Value {
+    const o = ctx.ops(this.path);
+    const skips = [...resHiddenStates];
+    let h = hiddenStates;
+    for (let i = 0; i < this.resnets.length; i++) {
+      h = o.concat([h, skips.pop()!], 1, `cat_skip${i}`); // [BF, prev + skip, H, W]
+      h = this.resnets[i]!.forward(ctx, h, b.temb); // [BF, out, H, W]
+      h = this.temp_convs[i]!.forward(ctx, h, b.numFrames); // [BF, out, H, W]
+    }
+    for (const upsampler of this.upsamplers ?? []) h = upsampler.forward(ctx, h, upsampleSize); // [BF, out, H', W']
+    return h;
+  }
+}
+
+export type DownBlock = CrossAttnDownBlock3D | DownBlock3D;
+export type UpBlock = CrossAttnUpBlock3D | UpBlock3D;
+
+export const DOWN_BLOCK_TYPES = ['CrossAttnDownBlock3D', 'DownBlock3D'] as const;
+export const UP_BLOCK_TYPES = ['UpBlock3D', 'CrossAttnUpBlock3D'] as const;
+
+export function getDownBlock(type: string, vb: VarBuilder, o: DownBlockOptions & CrossAttnOptions): DownBlock {
+  if (type === 'DownBlock3D') return new DownBlock3D(vb, o);
+  if (type === 'CrossAttnDownBlock3D') return new CrossAttnDownBlock3D(vb, o);
+  throw new Error(`down block type ${JSON.stringify(type)} is not supported (supported: ${DOWN_BLOCK_TYPES.join(', ')})`);
+}
+
+export function getUpBlock(type: string, vb: VarBuilder, o: UpBlockOptions & CrossAttnOptions): UpBlock {
+  if (type === 'UpBlock3D') return new UpBlock3D(vb, o);
+  if (type === 'CrossAttnUpBlock3D') return new CrossAttnUpBlock3D(vb, o);
+  throw new Error(`up block type ${JSON.stringify(type)} is not supported (supported: ${UP_BLOCK_TYPES.join(', ')})`);
+}

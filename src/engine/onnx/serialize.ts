@@ -1,0 +1,133 @@
+// Writes a GraphBuilder graph as an .onnx file, with its weights either inside the protobuf or in an external data
+// file beside it (required above protobuf's 2 GB limit; ONNX Runtime memory-maps it when loading by path). Weights
+// are read one at a time while writing, so memory stays at about one tensor whatever the model size.
+import { open, writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { float32ToHalfBits } from '../weights/dtypes.js';
+import { BYTES_PER_ELEMENT, type DataType, type Dim, type GraphBuilder, type GraphIO, type HostData, type Initializer, OPSET_IMPORTS, ONNX_DATA_TYPE, numel } from './graph_builder.js';
+import { type DimensionProto, encodeModel, IR_VERSION, type ModelProto, type TensorProto, type ValueInfoProto } from './proto.js';
+
+/** protobuf cannot encode a message of 2 GiB or more. */
+const PROTOBUF_LIMIT = 2 ** 31 - 1;
+/** Tensors at least this large go to the external data file when external data is used. */
+const EXTERNAL_MIN_BYTES = 1024;
+/** Offsets in the data file are page aligned so that ONNX Runtime can memory-map it. */
+const EXTERNAL_ALIGNMENT = 4096;
+
+export interface WriteModelOptions {
+  /** 'auto' (default) stores weights externally only when the model would not fit in one protobuf. */
+  externalData?: boolean | 'auto';
+  /** Key/value pairs stored in the model's metadata_props. */
+  metadata?: Record<string, string>;
+  /** Called after each weight is written. */
+  onProgress?: (bytesDone: number, bytesTotal: number) => void;
+}
+
+export interface WrittenModel {
+  modelPath: string;
+  /** Path of the external data file, when one was written. */
+  dataPath?: string;
+  weightBytes: number;
+}
+
+function toBytes(data: HostData, dtype: DataType, name: string): Uint8Array {
+  let typed: HostData = data;
+  if (dtype === 'float16' && data instanceof Float32Array) typed = float32ToHalfBits(data);
+  const matches: Record<DataType, boolean> = {
+    float32: typed instanceof Float32Array,
+    float16: typed instanceof Uint16Array,
+    int64: typed instanceof BigInt64Array,
+    int32: typed instanceof Int32Array,
+    bool: typed instanceof Uint8Array,
+    uint8: typed instanceof Uint8Array,
+  };
+  if (!matches[dtype]) throw new Error(`initializer ${name}: ${typed.constructor.name} data cannot be stored as ${dtype}`);
+  return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+}
+
+function dimProto(d: Dim): DimensionProto {
+  return typeof d === 'number' ? { dim_value: d } : { dim_param: d };
+}
+
+function valueInfo(io: GraphIO): ValueInfoProto {
+  return { name: io.name, type: { tensor_type: { elem_type: ONNX_DATA_TYPE[io.dtype], shape: { dim: io.dims.map(dimProto) } } } };
+}
+
+function byteSize(init: Initializer): number {
+  return numel(init.dims) * BYTES_PER_ELEMENT[init.dtype];
+}
+
+async function readData(init: Initializer): Promise<Uint8Array> {
+  const data = init.data.kind === 'inline' ? init.data.data : await init.data.read();
+  if (data.length !== numel(init.dims)) {
+    throw new Error(`initializer ${init.name}: read ${data.length} values for dims [${init.dims}]`);
+  }
+  return toBytes(data, init.dtype, init.name);
+}
+
+/** Writes `graph` to `modelPath` (and `${modelPath}.data` when weights are stored externally). */
+export async function writeModel(graph: GraphBuilder, modelPath: string, options: WriteModelOptions = {}): Promise<WrittenModel> {
+  const inits = [...graph.initializers.values()];
+  const weightBytes = inits.reduce((sum, init) => sum + byteSize(init), 0);
+  const external = options.externalData === 'auto' || options.externalData === undefined ? weightBytes > PROTOBUF_LIMIT - 64 * 2 ** 20 : options.externalData;
+  const dataPath = `${modelPath}.data`;
+  const tensors: TensorProto[] = [];
+  let done = 0;
+  const progress = (bytes: number): void => {
+    done += bytes;
+    options.onProgress?.(done, weightBytes);
+  };
+
+  if (external) {
+    const file = await open(dataPath, 'w');
+    try {
+      let offset = 0;
+      for (const init of inits) {
+        const size = byteSize(init);
+        const base: TensorProto = { name: init.name, dims: [...init.dims], data_type: ONNX_DATA_TYPE[init.dtype] };
+        if (size < EXTERNAL_MIN_BYTES) {
+          tensors.push({ ...base, raw_data: await readData(init) });
+        } else {
+          offset = Math.ceil(offset / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
+          const bytes = await readData(init);
+          await file.write(bytes, 0, bytes.length, offset);
+          tensors.push({
+            ...base,
+            data_location: 1,
+            external_data: [
+              { key: 'location', value: basename(dataPath) },
+              { key: 'offset', value: String(offset) },
+              { key: 'length', value: String(bytes.length) },
+            ],
+          });
+          offset += bytes.length;
+        }
+        progress(size);
+      }
+    } finally {
+      await file.close();
+    }
+  } else {
+    for (const init of inits) {
+      tensors.push({ name: init.name, dims: [...init.dims], data_type: ONNX_DATA_TYPE[init.dtype], raw_data: await readData(init) });
+      progress(byteSize(init));
+    }
+  }
+
+  const model: ModelProto = {
+    ir_version: IR_VERSION,
+    opset_import: OPSET_IMPORTS.map((o) => ({ domain: o.domain, version: o.version })),
+    producer_name: 't2v-bot',
+    producer_version: '1',
+    graph: {
+      name: graph.name,
+      node: graph.nodeProtos(),
+      initializer: tensors,
+      input: graph.inputs.map(valueInfo),
+      output: graph.outputs.map(valueInfo),
+    },
+    metadata_props: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
+  };
+  await writeFile(modelPath, encodeModel(model));
+  return external ? { modelPath, dataPath, weightBytes } : { modelPath, weightBytes };
+}
