@@ -1,0 +1,250 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FfmpegNotFoundError, locateFfmpeg } from '../../src/engine/video/ffmpeg.js';
+import { encodeMp4, VideoSizeCapError } from '../../src/engine/video/encode_mp4.js';
+import { encodePreview } from '../../src/engine/video/preview.js';
+import { writeFramePngs } from '../../src/engine/video/frames_dir.js';
+import { exportFrames } from '../../src/engine/video/export_utils.js';
+import { encodePng } from '../../src/engine/video/png.js';
+import type { RgbFrames } from '../../src/engine/video/frames.js';
+
+function isInstalled(name: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const workDir = mkdtempSync(join(tmpdir(), 't2v-video-test-'));
+test.after(() => rmSync(workDir, { recursive: true, force: true }));
+
+/** Four coloured quadrants with a square moving across them: orientation and channel order are visible. */
+function patternFrames(frames: number, height: number, width: number): RgbFrames {
+  const data = new Uint8Array(frames * height * width * 3);
+  for (let f = 0; f < frames; f++) {
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const i = ((f * height + y) * width + x) * 3;
+        const inSquare = Math.abs(x - (f * 4) % width) < 6 && Math.abs(y - height / 2) < 6;
+        const rgb = inSquare ? [255, 255, 255] : y < height / 2 ? (x < width / 2 ? [220, 30, 30] : [30, 200, 40]) : x < width / 2 ? [30, 40, 210] : [128, 128, 128];
+        data.set(rgb, i);
+      }
+    }
+  }
+  return { data, frames, height, width };
+}
+
+/** Deterministic noise: the worst case for a video encoder, so size caps bite. */
+function noiseFrames(frames: number, height: number, width: number): RgbFrames {
+  const data = new Uint8Array(frames * height * width * 3);
+  let state = 12345;
+  for (let i = 0; i < data.length; i++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    data[i] = state >>> 24;
+  }
+  return { data, frames, height, width };
+}
+
+interface ProbedStream {
+  codec_name: string;
+  pix_fmt: string;
+  width: number;
+  height: number;
+  r_frame_rate: string;
+  nb_read_frames: string;
+}
+
+function ffprobe(path: string): ProbedStream {
+  const json = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,pix_fmt,width,height,r_frame_rate,nb_read_frames', '-of', 'json', path], {
+    encoding: 'utf8',
+  });
+  const stream = (JSON.parse(json) as { streams: ProbedStream[] }).streams[0];
+  assert.ok(stream, `ffprobe found no video stream in ${path}`);
+  return stream;
+}
+
+/** Decodes frame `index` of any file to RGB24 with the system ffmpeg (an independent decoder). */
+function decodeFrame(path: string, index = 0): Buffer {
+  return execFileSync('ffmpeg', ['-v', 'error', '-i', path, '-vf', `select=eq(n\\,${index})`, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+}
+
+/** Top-level MP4 box types in file order. */
+function mp4Boxes(path: string): string[] {
+  const file = readFileSync(path);
+  const types: string[] = [];
+  for (let offset = 0; offset + 8 <= file.length; ) {
+    const size = file.readUInt32BE(offset);
+    types.push(file.toString('latin1', offset + 4, offset + 8));
+    if (size < 8) break;
+    offset += size;
+  }
+  return types;
+}
+
+function meanAbsDiffCropped(decoded: Buffer, decodedWidth: number, frames: RgbFrames, frameIndex: number): number {
+  let sum = 0;
+  const frameOffset = frameIndex * frames.height * frames.width * 3;
+  for (let y = 0; y < frames.height; y++) {
+    for (let x = 0; x < frames.width * 3; x++) {
+      sum += Math.abs((decoded[y * decodedWidth * 3 + x] as number) - (frames.data[frameOffset + y * frames.width * 3 + x] as number));
+    }
+  }
+  return sum / (frames.height * frames.width * 3);
+}
+
+test('MP4: H.264, yuv420p, chosen fps, every frame, moov before mdat, colours in place', async () => {
+  const frames = patternFrames(16, 64, 96);
+  const out = join(workDir, 'pattern.mp4');
+  const result = await encodeMp4(frames, out, { fps: 8 });
+  assert.equal(result.attempts, 1);
+  const stream = ffprobe(out);
+  assert.equal(stream.codec_name, 'h264');
+  assert.equal(stream.pix_fmt, 'yuv420p');
+  assert.equal(stream.r_frame_rate, '8/1');
+  assert.equal(stream.nb_read_frames, '16');
+  assert.deepEqual([stream.width, stream.height], [96, 64]);
+  const boxes = mp4Boxes(out);
+  assert.ok(boxes.indexOf('moov') >= 0 && boxes.indexOf('moov') < boxes.indexOf('mdat'), `box order ${boxes.join(',')}`);
+  assert.ok(meanAbsDiffCropped(decodeFrame(out, 5), 96, frames, 5) < 6);
+  assert.equal(existsSync(`${out}.partial`), false);
+});
+
+test('odd sizes are padded to even by repeating the edge pixels', async () => {
+  const frames = patternFrames(3, 45, 63);
+  const out = join(workDir, 'odd.mp4');
+  await encodeMp4(frames, out, { fps: 12 });
+  const stream = ffprobe(out);
+  assert.deepEqual([stream.width, stream.height], [64, 46]);
+  assert.equal(stream.r_frame_rate, '12/1');
+  assert.ok(meanAbsDiffCropped(decodeFrame(out), 64, frames, 0) < 6);
+});
+
+test('the binary inside @ffmpeg-installer/ffmpeg encodes on its own', async () => {
+  const ffmpeg = await locateFfmpeg({ sources: ['@ffmpeg-installer/ffmpeg'] });
+  assert.equal(ffmpeg.source, '@ffmpeg-installer/ffmpeg');
+  assert.match(ffmpeg.path, /@ffmpeg-installer/);
+  const out = join(workDir, 'installer.mp4');
+  await encodeMp4(patternFrames(9, 32, 48), out, { fps: 8, ffmpeg });
+  const stream = ffprobe(out);
+  assert.deepEqual([stream.codec_name, stream.pix_fmt, stream.nb_read_frames], ['h264', 'yuv420p', '9']);
+  assert.ok(mp4Boxes(out).indexOf('moov') < mp4Boxes(out).indexOf('mdat'));
+});
+
+test('a size cap re-encodes at lower bitrate until the file fits', async () => {
+  const frames = noiseFrames(16, 96, 96);
+  const uncapped = await encodeMp4(frames, join(workDir, 'noise.mp4'), { fps: 8, preset: 'ultrafast' });
+  const cap = Math.floor(uncapped.bytes * 0.3);
+  const capped = await encodeMp4(frames, join(workDir, 'noise-capped.mp4'), { fps: 8, preset: 'ultrafast', maxBytes: cap });
+  assert.ok(capped.bytes <= cap, `${capped.bytes} > cap ${cap}`);
+  assert.ok(capped.attempts >= 2);
+  assert.ok(capped.bitrate !== null && capped.bitrate > 0);
+  assert.equal(ffprobe(capped.path).nb_read_frames, '16');
+});
+
+test('an impossible size cap fails clearly and leaves no file', async () => {
+  const out = join(workDir, 'impossible.mp4');
+  await assert.rejects(encodeMp4(noiseFrames(16, 64, 64), out, { fps: 8, maxBytes: 3000 }), (error: unknown) => {
+    assert.ok(error instanceof VideoSizeCapError);
+    assert.equal(error.limit, 3000);
+    assert.match(error.message, /cannot be made smaller than 3000 bytes/);
+    return true;
+  });
+  assert.equal(existsSync(out), false);
+  assert.equal(existsSync(`${out}.partial`), false);
+});
+
+test('aborting stops ffmpeg and rejects with the abort reason', async () => {
+  const out = join(workDir, 'aborted.mp4');
+  const controller = new AbortController();
+  const encoding = encodeMp4(noiseFrames(48, 256, 256), out, { fps: 8, preset: 'veryslow', signal: controller.signal });
+  setTimeout(() => controller.abort(), 100);
+  await assert.rejects(encoding, { name: 'AbortError' });
+  assert.equal(existsSync(out), false);
+  assert.equal(existsSync(`${out}.partial`), false);
+  const already = AbortSignal.abort();
+  await assert.rejects(encodeMp4(patternFrames(2, 8, 8), out, { fps: 8, signal: already }), { name: 'AbortError' });
+});
+
+test('PNG: lossless, decodes to the same bytes', () => {
+  const frames = patternFrames(1, 37, 53);
+  const path = join(workDir, 'still.png');
+  writeFileSync(path, encodePng(frames.data, 53, 37));
+  assert.ok(decodeFrame(path).equals(Buffer.from(frames.data)));
+  assert.throws(() => encodePng(frames.data, 53, 36), /needs 5724 bytes/);
+});
+
+test('exportFrames: one frame gives a PNG that is also the poster; more give MP4 + poster + preview', async () => {
+  const stillDir = mkdtempSync(join(workDir, 'still-'));
+  const still = await exportFrames(patternFrames(1, 32, 32), { outputDir: stillDir, fps: 8 });
+  assert.equal(still.mediaType, 'image/png');
+  assert.equal(still.posterPath, still.mediaPath);
+  assert.equal(readFileSync(still.mediaPath).length, still.bytes);
+
+  const videoDir = mkdtempSync(join(workDir, 'video-'));
+  const frames = patternFrames(8, 32, 48);
+  const video = await exportFrames(frames, { outputDir: videoDir, fps: 8, preview: 'gif' });
+  assert.equal(video.mediaType, 'video/mp4');
+  assert.equal(ffprobe(video.mediaPath).nb_read_frames, '8');
+  assert.ok(decodeFrame(video.posterPath).equals(Buffer.from(frames.data.subarray(0, 32 * 48 * 3))));
+  assert.ok(video.previewPath !== null);
+  assert.deepEqual(readdirSync(videoDir).sort(), ['video.gif', 'video.mp4', 'video.poster.png']);
+
+  await assert.rejects(exportFrames(noiseFrames(1, 64, 64), { outputDir: stillDir, basename: 'big', fps: 8, maxBytes: 1000 }), VideoSizeCapError);
+  assert.equal(existsSync(join(stillDir, 'big.png')), false);
+});
+
+test('animated previews: GIF with every frame, looping WebP', async () => {
+  const frames = patternFrames(6, 32, 48);
+  const gif = join(workDir, 'preview.gif');
+  await encodePreview(frames, gif, { format: 'gif', fps: 8 });
+  const stream = ffprobe(gif);
+  assert.deepEqual([stream.codec_name, stream.nb_read_frames, stream.width], ['gif', '6', 48]);
+  const webp = join(workDir, 'preview.webp');
+  await encodePreview(frames, webp, { format: 'webp', fps: 8 });
+  const bytes = readFileSync(webp);
+  assert.equal(bytes.toString('latin1', 0, 4), 'RIFF');
+  assert.equal(bytes.toString('latin1', 8, 12), 'WEBP');
+  assert.ok(bytes.includes(Buffer.from('ANIM')), 'animated WebP has an ANIM chunk');
+  assert.equal(bytes.toString('latin1').split('ANMF').length - 1, 6, 'one ANMF chunk per frame');
+});
+
+test('frames-dir writes each frame as a numbered PNG', async () => {
+  const frames = patternFrames(3, 16, 24);
+  const dir = join(workDir, 'frames');
+  const paths = await writeFramePngs(frames, dir);
+  assert.deepEqual(readdirSync(dir).sort(), ['frame_0001.png', 'frame_0002.png', 'frame_0003.png']);
+  assert.ok(decodeFrame(paths[2] as string).equals(Buffer.from(frames.data.subarray(2 * 16 * 24 * 3))));
+});
+
+test('bad frames and options are rejected with the allowed values', async () => {
+  const frames = patternFrames(2, 8, 8);
+  await assert.rejects(encodeMp4({ ...frames, frames: 3 }, join(workDir, 'x.mp4'), { fps: 8 }), /has 384 bytes; 3 frames of 8x8 RGB need 576/);
+  await assert.rejects(encodeMp4(frames, join(workDir, 'x.mp4'), { fps: 0 }), /fps must be a number above 0 and at most 240/);
+  await assert.rejects(encodeMp4(frames, join(workDir, 'x.mp4'), { fps: 8, crf: 60 }), /crf must be an integer from 0 to 51/);
+});
+
+test('ffmpeg lookup: FFMPEG_PATH wins, a broken FFMPEG_PATH is an error, nothing found names all four options', async () => {
+  const explicit = await locateFfmpeg({ env: { ...process.env, FFMPEG_PATH: '/usr/bin/ffmpeg' } });
+  assert.deepEqual([explicit.source, explicit.path], ['FFMPEG_PATH', '/usr/bin/ffmpeg']);
+  await assert.rejects(locateFfmpeg({ env: { FFMPEG_PATH: join(workDir, 'no-such-ffmpeg') } }), /FFMPEG_PATH=.*no-such-ffmpeg does not work/);
+  await assert.rejects(locateFfmpeg({ env: { FFMPEG_PATH: '/bin/echo' } }), /FFMPEG_PATH=\/bin\/echo does not work: built without libx264/);
+  await assert.rejects(locateFfmpeg({ env: { PATH: workDir }, sources: ['FFMPEG_PATH', 'ffmpeg-static', 'PATH'] }), (error: unknown) => {
+    assert.ok(error instanceof FfmpegNotFoundError);
+    assert.deepEqual(
+      error.attempts.map((a) => a.source),
+      ['FFMPEG_PATH', 'ffmpeg-static', 'PATH'],
+    );
+    for (const option of ['FFMPEG_PATH', 'ffmpeg-static', '@ffmpeg-installer/ffmpeg', 'apt-get install ffmpeg']) assert.ok(error.message.includes(option), option);
+    return true;
+  });
+  // ffmpeg-static's installer needs GitHub, so it is usually absent and the bundled binary comes next.
+  const found = await locateFfmpeg({ env: { PATH: process.env.PATH } });
+  assert.equal(found.source, isInstalled('ffmpeg-static') ? 'ffmpeg-static' : '@ffmpeg-installer/ffmpeg');
+});
