@@ -5,10 +5,13 @@ import type { EngineStatus } from './ports.js';
 import type { Actor, Job } from './jobs.js';
 
 export type JobEvent =
-  /** A job entered the queue. `replay` marks snapshots sent to a new subscriber (see `subscribe`). */
-  | { type: 'queued'; job: Job; position: number; etaSeconds: number; replay?: boolean }
-  /** The projected position or ETA of a waiting job changed. */
-  | { type: 'position'; job: Job; position: number; etaSeconds: number }
+  /**
+   * A job entered the queue. `position` 1 runs next; `etaSeconds` is until the video should be done, null while
+   * the engine is unavailable. `replay` marks snapshots sent to a new subscriber (see VideoService.subscribe).
+   */
+  | { type: 'queued'; job: Job; position: number; etaSeconds: number | null; replay?: boolean }
+  /** A waiting job's place in line changed. */
+  | { type: 'position'; job: Job; position: number; etaSeconds: number | null }
   | { type: 'started'; job: Job; replay?: boolean }
   | { type: 'progress'; job: Job; step: number; totalSteps: number; etaMs: number | null }
   | { type: 'succeeded'; job: Job }

@@ -70,30 +70,47 @@ function postgresFactory(location: DatabaseLocation): PrismaPg {
   );
 }
 
-export async function openDatabase(url: string): Promise<Database> {
+/** Where the database is and how to reach it, before any client connects (migrations run at this stage). */
+export interface DatabaseTarget {
+  readonly provider: DatabaseProvider;
+  readonly location: DatabaseLocation;
+  readonly displayUrl: string;
+  adapterFactory(): SqlMigrationAwareDriverAdapterFactory;
+}
+
+export function databaseTarget(url: string): DatabaseTarget {
   const location = parseDatabaseUrl(url);
-  const displayUrl = maskDatabaseUrl(url);
+  if (location.provider === 'sqlite' && location.target !== ':memory:') mkdirSync(dirname(location.target), { recursive: true });
+  return {
+    provider: location.provider,
+    location,
+    displayUrl: maskDatabaseUrl(url),
+    adapterFactory: () => (location.provider === 'sqlite' ? sqliteFactory(location) : postgresFactory(location)),
+  };
+}
+
+/**
+ * Connects the provider's client. Connect after migrating: a SQLite connection opened before another connection
+ * created the tables was seen to keep reporting them missing.
+ */
+export async function connectDatabase(target: DatabaseTarget): Promise<Database> {
+  const { location } = target;
+  let prisma: PrismaClient;
   if (location.provider === 'sqlite') {
-    if (location.target !== ':memory:') mkdirSync(dirname(location.target), { recursive: true });
-    const prisma = new SqlitePrismaClient({ adapter: sqliteFactory(location) });
+    prisma = new SqlitePrismaClient({ adapter: sqliteFactory(location) });
     // WAL lets readers (dashboard, API) proceed while a submit holds the write lock.
     await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
-    await prisma.$executeRawUnsafe('PRAGMA foreign_keys = ON');
-    return {
-      provider: 'sqlite',
-      prisma,
-      displayUrl,
-      adapterFactory: () => sqliteFactory(location),
-      close: () => prisma.$disconnect(),
-    };
+  } else {
+    prisma = new PostgresPrismaClient({ adapter: postgresFactory(location) }) as unknown as PrismaClient;
+    await prisma.$queryRawUnsafe('SELECT 1');
   }
-  const prisma = new PostgresPrismaClient({ adapter: postgresFactory(location) }) as unknown as PrismaClient;
-  await prisma.$queryRawUnsafe('SELECT 1');
   return {
-    provider: 'postgresql',
+    provider: target.provider,
     prisma,
-    displayUrl,
-    adapterFactory: () => postgresFactory(location),
+    displayUrl: target.displayUrl,
+    adapterFactory: target.adapterFactory,
     close: () => prisma.$disconnect(),
   };
 }
+
+export type { Prisma } from '../generated/prisma/sqlite/client.js';

@@ -9,6 +9,7 @@ import * as bindings from '@prisma/schema-engine-wasm/schema_engine_bg';
 import type { DiffParams, SchemaEngine, ApplyMigrationsInput } from '@prisma/schema-engine-wasm';
 import {
   bindMigrationAwareSqlAdapterFactory,
+  type SqlDriverAdapter,
   type SqlMigrationAwareDriverAdapterFactory,
 } from '@prisma/driver-adapter-utils';
 
@@ -53,7 +54,24 @@ export async function withSchemaEngine<T>(
 ): Promise<T> {
   loaded ??= loadWasm();
   const wasm = await loaded;
-  const bound = bindMigrationAwareSqlAdapterFactory(adapterFactory);
+  // The engine never disposes the connections it opens, and on SQLite an open one keeps the file locked, so we
+  // track them and dispose them when done.
+  const opened: SqlDriverAdapter[] = [];
+  const tracked: SqlMigrationAwareDriverAdapterFactory = {
+    provider: adapterFactory.provider,
+    adapterName: adapterFactory.adapterName,
+    connect: async () => {
+      const adapter = await adapterFactory.connect();
+      opened.push(adapter);
+      return adapter;
+    },
+    connectToShadowDb: async () => {
+      const adapter = await adapterFactory.connectToShadowDb();
+      opened.push(adapter);
+      return adapter;
+    },
+  };
+  const bound = bindMigrationAwareSqlAdapterFactory(tracked);
   const engine: SchemaEngine = await wasm.SchemaEngine.new(
     { datamodels: [[schema.path, schema.text]] },
     (line: string) => log(line),
@@ -73,5 +91,6 @@ export async function withSchemaEngine<T>(
     });
   } finally {
     engine.free();
+    await Promise.all(opened.map((adapter) => adapter.dispose()));
   }
 }

@@ -1,0 +1,423 @@
+// The service facade every adapter uses (Discord, Slack, HTTP API, dashboard): submit, cancel, reroll, status,
+// quotas, settings, audit, events. Adapters parse their platform's input and render the results; every decision
+// about validation, quotas, queueing and permissions is made here, once.
+import { z } from 'zod';
+import type { Config } from '../config.js';
+import { actorLabel, type AuditEntry, type AuditLog, type AuditQuery } from '../db/audit-log.js';
+import type { SettingsPatch, SettingsStore, SettingsView } from '../db/settings.js';
+import type { Logger } from '../log.js';
+import type { CostModel } from '../queue/cost-model.js';
+import { workspaceSubject, type JobQuery, type JobStore, type QuotaStatus } from '../queue/job-store.js';
+import type { QuotaOverride } from '../queue/quota.js';
+import type { QueueSnapshot, Worker } from '../queue/worker.js';
+import { ErrorCode, type JobAction, type OptionIssue } from './errors.js';
+import type { EventBus, EventListener } from './events.js';
+import type { Actor, Job, Platform, ReplyContext, Requester, Role } from './jobs.js';
+import { videoBotError } from './messages.js';
+import type { EngineStatus } from './ports.js';
+import { findBannedWord } from './prompt-policy.js';
+import { optionRanges, resolveRenderParams, type OptionRanges, type RequestLimits, type VideoOptions } from './requests.js';
+
+export interface SubmitRequest {
+  requester: Requester;
+  options: VideoOptions;
+  reply: ReplyContext;
+}
+
+export interface SubmitResult {
+  job: Job;
+  /** 1 = runs next; 0 = already starting. */
+  position: number;
+  /** Seconds until the video should be done; null while the engine is unavailable. */
+  etaSeconds: number | null;
+}
+
+export interface UserRef {
+  platform: Platform;
+  platformUserId: string;
+  /** For workspace quota overrides when the user has not submitted yet. */
+  workspaceId?: string;
+}
+
+export interface UserQuotaStatus extends QuotaStatus {
+  user: UserRef & { known: boolean; role: Role; banned: boolean };
+}
+
+export interface ServiceHealth {
+  ok: boolean;
+  database: 'ok' | 'unreachable';
+  engine: EngineStatus;
+  queue: { queued: number; running: number };
+  draining: boolean;
+}
+
+export interface ServiceDeps {
+  config: Pick<Config, 'limits'>;
+  store: JobStore;
+  worker: Worker;
+  settings: SettingsStore;
+  audit: AuditLog;
+  costModel: CostModel;
+  events: EventBus;
+  logger: Logger;
+  clock?: () => Date;
+}
+
+/** How long cancel() waits for a running render to stop at its next step before answering. */
+const CANCEL_WAIT_MS = 10_000;
+
+const quotaPatchSchema = z
+  .object({
+    videosPerDay: z.number().int().min(0).max(1_000_000).nullable(),
+    gpuSecondsPerDay: z.number().int().min(0).max(100_000_000).nullable(),
+    maxQueued: z.number().int().min(1).max(10_000).nullable(),
+  })
+  .partial()
+  .strict();
+
+const QUOTA_FIELD_RANGES: Record<string, string> = {
+  videosPerDay: 'a whole number from 0 to 1000000, or null to inherit',
+  gpuSecondsPerDay: 'a whole number from 0 to 100000000, or null to inherit',
+  maxQueued: 'a whole number from 1 to 10000, or null to inherit',
+};
+
+export class VideoService {
+  readonly #d: ServiceDeps;
+  readonly #clock: () => Date;
+
+  constructor(deps: ServiceDeps) {
+    this.#d = deps;
+    this.#clock = deps.clock ?? (() => new Date());
+  }
+
+  /** Current request limits (the prompt length cap is a runtime setting). */
+  async limits(): Promise<RequestLimits> {
+    const settings = await this.#d.settings.get();
+    return { ...this.#d.config.limits, promptMaxLength: settings.promptMaxLength };
+  }
+
+  /** Allowed values of every option, for option builders and help texts. */
+  async optionRanges(): Promise<OptionRanges> {
+    return optionRanges(await this.limits());
+  }
+
+  /** Validates, checks every limit, reserves quota and queues the job. Throws VideoBotError on any rejection. */
+  async submit(request: SubmitRequest, parentJobId?: string): Promise<SubmitResult> {
+    if (this.#d.worker.draining) throw videoBotError(ErrorCode.ShuttingDown, {});
+    const requester = checkRequester(request.requester);
+    const reply = checkReply(request.reply);
+    const settings = await this.#d.settings.get();
+    const params = resolveRenderParams(request.options, { ...this.#d.config.limits, promptMaxLength: settings.promptMaxLength });
+    const banned = findBannedWord(params.prompt, settings.bannedWords);
+    if (banned !== undefined) throw videoBotError(ErrorCode.PromptRejected, { reason: 'banned_word', word: banned });
+
+    const job = await this.#d.store.submit({
+      requester,
+      params,
+      reply,
+      estimatedSeconds: this.#d.costModel.estimateSeconds(params),
+      parentJobId: parentJobId ?? null,
+      policy: {
+        defaults: {
+          videosPerDay: settings.videosPerDay,
+          gpuSecondsPerDay: settings.gpuSecondsPerDay,
+          maxQueued: settings.maxQueuedPerUser,
+        },
+        queueCap: settings.queueCap,
+      },
+      now: this.#clock(),
+    });
+    this.#d.worker.enqueue(job);
+    const { position, etaSeconds } = this.#placeOf(job);
+    this.#d.events.emit({ type: 'queued', job, position, etaSeconds });
+    this.#d.logger.info({ jobId: job.id, user: actorLabel(toActor(requester)), position, params: summarize(job) }, 'job queued');
+    return { job, position, etaSeconds };
+  }
+
+  /** The same prompt and options with a new random seed, for `requester` (anyone may reroll a video they see). */
+  async reroll(jobId: string, requester: Requester, reply?: ReplyContext): Promise<SubmitResult> {
+    const parent = await this.getJob(jobId);
+    const { seed: _seed, ...options } = parent.params;
+    return this.submit({ requester, options, reply: reply ?? parent.reply }, parent.id);
+  }
+
+  /** The same prompt, options and seed: the same video again (for example after its file expired). */
+  async reproduce(jobId: string, requester: Requester, reply?: ReplyContext): Promise<SubmitResult> {
+    const parent = await this.getJob(jobId);
+    return this.submit({ requester, options: { ...parent.params }, reply: reply ?? parent.reply }, parent.id);
+  }
+
+  /**
+   * Cancels a job: a waiting one at once, a running one at its next denoising step. Allowed for the requester
+   * and admins. Returns the job afterwards (still `running` if the render has not stopped within 10 s; the
+   * `cancelled` event follows).
+   */
+  async cancel(jobId: string, actor: Actor): Promise<Job> {
+    const job = await this.getJob(jobId);
+    await this.#authorize(job, actor, 'cancel');
+    if (job.status !== 'queued' && job.status !== 'running') {
+      throw videoBotError(ErrorCode.InvalidState, { jobId, status: job.status, action: 'cancel' });
+    }
+    const after = await this.#d.worker.cancel(jobId, actor, CANCEL_WAIT_MS);
+    if (after === null) {
+      // Not in this worker's hands (it may have finished a moment ago): answer with what the store says.
+      const current = await this.getJob(jobId);
+      if (current.status !== 'cancelled') {
+        throw videoBotError(ErrorCode.InvalidState, { jobId, status: current.status, action: 'cancel' });
+      }
+      return current;
+    }
+    if (actor.kind === 'admin' || actor.platformUserId !== job.user.platformUserId || actor.platform !== job.user.platform) {
+      await this.#d.audit.append({ actor, action: 'job.cancel', target: jobId, details: { owner: `${job.user.platform}:${job.user.platformUserId}` } });
+    }
+    this.#d.logger.info({ jobId, actor: actorLabel(actor), status: after.status }, 'job cancel requested');
+    return after;
+  }
+
+  /** Moves a waiting job to the front of the queue (admins only; audited). */
+  async promote(jobId: string, actor: Actor): Promise<SubmitResult> {
+    await this.#requireAdmin(actor, 'move jobs to the front of the queue');
+    const job = await this.getJob(jobId);
+    if (job.status !== 'queued') throw videoBotError(ErrorCode.InvalidState, { jobId, status: job.status, action: 'promote' });
+    const at = this.#clock();
+    const promoted = await this.#d.store.promote(jobId, at);
+    if (promoted === null) throw videoBotError(ErrorCode.InvalidState, { jobId, status: 'no longer queued', action: 'promote' });
+    this.#d.worker.promote(jobId, at);
+    await this.#d.audit.append({ actor, action: 'job.promote', target: jobId });
+    return { job: promoted, ...this.#placeOf(promoted) };
+  }
+
+  async getJob(jobId: string): Promise<Job> {
+    const job = await this.#d.store.get(jobId);
+    if (job === null) throw videoBotError(ErrorCode.NotFound, { entity: 'job', id: jobId });
+    return job;
+  }
+
+  /** A job with its live place in line (waiting jobs) and live progress (running jobs). */
+  async getJobStatus(jobId: string): Promise<SubmitResult> {
+    const job = await this.getJob(jobId);
+    const snapshot = this.#d.worker.snapshot();
+    const running = snapshot.running.find((r) => r.job.id === jobId);
+    if (running !== undefined) return { job: { ...job, progress: running.job.progress }, position: 0, etaSeconds: running.etaSeconds };
+    const queued = snapshot.queued.find((q) => q.job.id === jobId);
+    if (queued !== undefined) return { job, position: queued.position, etaSeconds: queued.etaSeconds };
+    return { job, position: 0, etaSeconds: job.status === 'queued' ? null : 0 };
+  }
+
+  async listJobs(query: JobQuery = {}): Promise<Job[]> {
+    return this.#d.store.list(query);
+  }
+
+  /** Running jobs, then waiting jobs in the order they will run, with positions and ETAs. */
+  listQueue(): QueueSnapshot {
+    return this.#d.worker.snapshot();
+  }
+
+  engineStatus(): EngineStatus {
+    return this.#d.worker.engineStatus;
+  }
+
+  async quotaStatus(ref: UserRef): Promise<UserQuotaStatus> {
+    const user = await this.#d.store.findUser(ref.platform, ref.platformUserId);
+    const settings = await this.#d.settings.get();
+    const defaults = { videosPerDay: settings.videosPerDay, gpuSecondsPerDay: settings.gpuSecondsPerDay, maxQueued: settings.maxQueuedPerUser };
+    const workspaceId = ref.workspaceId ?? user?.workspaceId ?? null;
+    // An unknown user has no overrides or usage; the id only needs to match nothing.
+    const status = await this.#d.store.quotaStatus(user?.id ?? '', ref.platform, workspaceId, defaults, this.#clock());
+    return {
+      ...status,
+      user: {
+        platform: ref.platform,
+        platformUserId: ref.platformUserId,
+        ...(workspaceId === null ? {} : { workspaceId }),
+        known: user !== null,
+        role: user?.role ?? 'user',
+        banned: user?.banned ?? false,
+      },
+    };
+  }
+
+  /** Sets (or with null clears) a user's quota overrides; admins only; audited. */
+  async setUserQuota(ref: UserRef, patch: unknown, actor: Actor): Promise<UserQuotaStatus> {
+    await this.#requireAdmin(actor, 'change quotas');
+    const changes = parseQuotaPatch(patch);
+    const user = await this.#d.store.ensureUser(ref);
+    const override = await this.#d.store.setOverride('user', user.id, changes);
+    await this.#d.audit.append({ actor, action: 'quota.user.set', target: `${ref.platform}:${ref.platformUserId}`, details: { changes, override } });
+    return this.quotaStatus(ref);
+  }
+
+  /** Sets (or with null clears) a workspace's quota overrides; admins only; audited. */
+  async setWorkspaceQuota(platform: Platform, workspaceId: string, patch: unknown, actor: Actor): Promise<QuotaOverride> {
+    await this.#requireAdmin(actor, 'change quotas');
+    const changes = parseQuotaPatch(patch);
+    const override = await this.#d.store.setOverride('workspace', workspaceSubject(platform, workspaceId), changes);
+    await this.#d.audit.append({ actor, action: 'quota.workspace.set', target: workspaceSubject(platform, workspaceId), details: { changes, override } });
+    return override;
+  }
+
+  async getWorkspaceQuota(platform: Platform, workspaceId: string): Promise<QuotaOverride> {
+    return this.#d.store.getOverride('workspace', workspaceSubject(platform, workspaceId));
+  }
+
+  /** Changes a user's role (fair-share weight, admin rights) or ban; admins only; audited. */
+  async updateUser(ref: UserRef, changes: { role?: Role; banned?: boolean }, actor: Actor) {
+    await this.#requireAdmin(actor, 'change users');
+    const existing = await this.#d.store.ensureUser(ref);
+    const user = await this.#d.store.updateUser(existing.id, changes);
+    if (changes.role !== undefined) this.#d.worker.setUserRole(user.id, changes.role);
+    await this.#d.audit.append({ actor, action: 'user.update', target: `${ref.platform}:${ref.platformUserId}`, details: changes });
+    return user;
+  }
+
+  async listUsers(limit?: number) {
+    return this.#d.store.listUsers(limit);
+  }
+
+  async getSettings(): Promise<SettingsView> {
+    return this.#d.settings.view();
+  }
+
+  /** Changes runtime settings (null resets one to its environment default); admins only; audited. */
+  async updateSettings(patch: SettingsPatch | Record<string, unknown>, actor: Actor): Promise<SettingsView> {
+    await this.#requireAdmin(actor, 'change settings');
+    const view = await this.#d.settings.update(patch as Record<string, unknown>, actorLabel(actor));
+    await this.#d.audit.append({ actor, action: 'settings.update', details: { changes: patch } });
+    return view;
+  }
+
+  async appendAudit(entry: { actor: Actor; action: string; target?: string; details?: Record<string, unknown> }): Promise<AuditEntry> {
+    return this.#d.audit.append(entry);
+  }
+
+  async listAudit(query?: AuditQuery): Promise<AuditEntry[]> {
+    return this.#d.audit.list(query);
+  }
+
+  /**
+   * Subscribes to job and engine events. With `replay`, the listener first gets a `started` event for every
+   * running job and a `queued` event for every waiting one (marked `replay: true`), so an adapter that starts
+   * after the service (or after a restart) can resume updating those jobs' threads.
+   */
+  subscribe(listener: EventListener, options: { replay?: boolean } = {}): () => void {
+    const unsubscribe = this.#d.events.subscribe(listener);
+    if (options.replay === true) {
+      const snapshot = this.#d.worker.snapshot();
+      const deliver = (event: Parameters<EventListener>[0]) => {
+        Promise.resolve()
+          .then(() => listener(event))
+          .catch((error: unknown) => this.#d.logger.error({ err: error }, 'event listener failed during replay'));
+      };
+      for (const running of snapshot.running) deliver({ type: 'started', job: running.job, replay: true });
+      for (const queued of snapshot.queued) {
+        deliver({ type: 'queued', job: queued.job, position: queued.position, etaSeconds: queued.etaSeconds, replay: true });
+      }
+    }
+    return unsubscribe;
+  }
+
+  async health(): Promise<ServiceHealth> {
+    const snapshot = this.#d.worker.snapshot();
+    let database: ServiceHealth['database'] = 'ok';
+    try {
+      await this.#d.settings.readInternal('health');
+    } catch {
+      database = 'unreachable';
+    }
+    return {
+      ok: database === 'ok',
+      database,
+      engine: snapshot.engine,
+      queue: { queued: snapshot.queued.length, running: snapshot.running.length },
+      draining: this.#d.worker.draining,
+    };
+  }
+
+  #placeOf(job: Job): { position: number; etaSeconds: number | null } {
+    const snapshot = this.#d.worker.snapshot();
+    const queued = snapshot.queued.find((q) => q.job.id === job.id);
+    if (queued !== undefined) return { position: queued.position, etaSeconds: queued.etaSeconds };
+    const running = snapshot.running.find((r) => r.job.id === job.id);
+    const estimate = Math.round(this.#d.costModel.estimateSeconds(job.params) * 10) / 10;
+    return { position: 0, etaSeconds: snapshot.engine.ready ? (running?.etaSeconds ?? estimate) : null };
+  }
+
+  async #isAdmin(actor: Actor): Promise<boolean> {
+    if (actor.kind === 'admin') return true;
+    const user = await this.#d.store.findUser(actor.platform, actor.platformUserId);
+    return user?.role === 'admin' && !user.banned;
+  }
+
+  async #requireAdmin(actor: Actor, what: string): Promise<void> {
+    if (!(await this.#isAdmin(actor))) throw videoBotError(ErrorCode.Forbidden, { action: what });
+  }
+
+  async #authorize(job: Job, actor: Actor, action: JobAction): Promise<void> {
+    const own = actor.kind === 'user' && actor.platform === job.user.platform && actor.platformUserId === job.user.platformUserId;
+    if (own || (await this.#isAdmin(actor))) return;
+    throw videoBotError(ErrorCode.Forbidden, { action: `${action} another user's video` });
+  }
+}
+
+function toActor(requester: Requester): Actor {
+  return { kind: 'user', platform: requester.platform, platformUserId: requester.platformUserId };
+}
+
+function summarize(job: Job) {
+  const { prompt: _prompt, negativePrompt: _negative, ...numbers } = job.params;
+  return numbers;
+}
+
+const PLATFORM_VALUES: readonly string[] = ['discord', 'slack', 'api'];
+
+/** Adapters build these from platform data; a bug there should fail as a clear InvalidRequest, not deep in the store. */
+function checkRequester(requester: Requester): Requester {
+  const issues: OptionIssue[] = [];
+  if (!PLATFORM_VALUES.includes(requester.platform)) {
+    issues.push({ field: 'user.platform', message: `user.platform must be one of discord, slack, api (got ${JSON.stringify(requester.platform)}).` });
+  }
+  if (typeof requester.platformUserId !== 'string' || requester.platformUserId.trim() === '' || requester.platformUserId.length > 128) {
+    issues.push({ field: 'user.id', message: 'user.id must be 1 to 128 characters.' });
+  }
+  if (requester.displayName !== undefined && (typeof requester.displayName !== 'string' || requester.displayName.length > 200)) {
+    issues.push({ field: 'user.name', message: 'user.name must be at most 200 characters.' });
+  }
+  if (requester.workspaceId !== undefined && (typeof requester.workspaceId !== 'string' || requester.workspaceId.length > 128)) {
+    issues.push({ field: 'user.workspaceId', message: 'user.workspaceId must be at most 128 characters.' });
+  }
+  if (issues.length > 0) throw videoBotError(ErrorCode.InvalidRequest, { issues });
+  return requester;
+}
+
+function checkReply(reply: ReplyContext): ReplyContext {
+  const issues: OptionIssue[] = [];
+  if (!PLATFORM_VALUES.includes(reply.platform)) {
+    issues.push({ field: 'reply.platform', message: `reply.platform must be one of discord, slack, api (got ${JSON.stringify(reply.platform)}).` });
+  }
+  if (typeof reply.channelId !== 'string' || reply.channelId.length > 256) {
+    issues.push({ field: 'reply.channelId', message: 'reply.channelId must be at most 256 characters.' });
+  }
+  if (reply.extra !== undefined && JSON.stringify(reply.extra).length > 8_192) {
+    issues.push({ field: 'reply.extra', message: 'reply.extra must be at most 8192 characters of JSON.' });
+  }
+  if (issues.length > 0) throw videoBotError(ErrorCode.InvalidRequest, { issues });
+  return reply;
+}
+
+function parseQuotaPatch(patch: unknown): Partial<QuotaOverride> {
+  const parsed = quotaPatchSchema.safeParse(patch);
+  if (parsed.success && Object.keys(parsed.data).length > 0) return parsed.data;
+  const issues: OptionIssue[] = [];
+  if (parsed.success || patch === null || typeof patch !== 'object' || Array.isArray(patch)) {
+    issues.push({ field: '', message: 'Send an object with at least one of videosPerDay, gpuSecondsPerDay, maxQueued.' });
+  } else {
+    for (const [field, value] of Object.entries(patch as Record<string, unknown>)) {
+      const range = QUOTA_FIELD_RANGES[field];
+      if (range === undefined) issues.push({ field, message: `${field} is not a quota field (videosPerDay, gpuSecondsPerDay, maxQueued).` });
+      else if (!quotaPatchSchema.shape[field as keyof QuotaOverride].safeParse(value).success) {
+        issues.push({ field, message: `${field} must be ${range} (got ${JSON.stringify(value)}).` });
+      }
+    }
+  }
+  throw videoBotError(ErrorCode.InvalidRequest, { issues });
+}

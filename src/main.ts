@@ -1,0 +1,215 @@
+// The composition root: the only place that wires concrete parts together. `startService` is what `t2v serve`
+// runs, and what tests run in-process with a test renderer.
+import { mkdir } from 'node:fs/promises';
+import { sep } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { httpApi } from './bots/http/api.js';
+import { configSecrets, type Config } from './config.js';
+import { setupAdminAuth, type AdminAuth } from './core/admin-auth.js';
+import { EventBus } from './core/events.js';
+import type { Renderer } from './core/ports.js';
+import { VideoService } from './core/service.js';
+import { AuditLog } from './db/audit-log.js';
+import { connectDatabase, databaseTarget, type Database } from './db/database.js';
+import { applyMigrations } from './db/migrations.js';
+import { SettingsStore } from './db/settings.js';
+import { createMetrics } from './http/metrics.js';
+import { buildServer, type HttpPlugin } from './http/server.js';
+import { createLogger, type Logger } from './log.js';
+import { CostModel } from './queue/cost-model.js';
+import { JobStore } from './queue/job-store.js';
+import { sweepOutputs } from './queue/retention.js';
+import { Worker } from './queue/worker.js';
+
+/** A render interrupted by a crash is tried this many times in all before it fails. */
+export const MAX_RENDER_ATTEMPTS = 2;
+/** Fair-share history older than this many half-lives weighs under 0.1 % and is not loaded. */
+const HISTORY_HALF_LIVES = 10;
+const RETENTION_SWEEP_MS = 3_600_000;
+
+export interface StartOptions {
+  /** The engine; without one the service runs, reports the engine unavailable and keeps jobs queued. */
+  renderer?: Renderer;
+  logger?: Logger;
+  /** More route plugins for the same server (the dashboard), registered after the HTTP API. */
+  plugins?: HttpPlugin[];
+  /** Default true; false builds everything without opening the port (tests use app.inject). */
+  listen?: boolean;
+  /** Replace the stored admin token with a new one (ignored when ADMIN_TOKEN is set). */
+  rotateAdminToken?: boolean;
+  /** Shows a newly generated admin token; default prints a banner to stdout (never to the log). */
+  showAdminToken?: (token: string) => void;
+  /** Engine readiness poll interval (ms). */
+  enginePollMs?: number;
+  clock?: () => Date;
+}
+
+export interface RunningService {
+  config: Config;
+  app: FastifyInstance;
+  service: VideoService;
+  auth: AdminAuth;
+  db: Database;
+  logger: Logger;
+  /** Where the server listens (empty when `listen` was false). */
+  url: string;
+  /** Drains running jobs (up to DRAIN_TIMEOUT_SECONDS), closes the server, the engine and the database. */
+  close(): Promise<void>;
+}
+
+function printAdminTokenBanner(token: string): void {
+  process.stdout.write(
+    '\n' +
+      '  No ADMIN_TOKEN was set, so one was generated. It is shown only this once; the database keeps a hash.\n' +
+      `  Admin token: ${token}\n` +
+      '  Use it as "Authorization: Bearer <token>" for /api/v1 and to sign in to the dashboard.\n' +
+      '  Lost it? Run `t2v serve --rotate-admin-token` or set ADMIN_TOKEN.\n\n',
+  );
+}
+
+export async function startService(config: Config, options: StartOptions = {}): Promise<RunningService> {
+  const secrets = configSecrets(config);
+  const logger = options.logger ?? createLogger({ level: config.logLevel, secrets });
+  const clock = options.clock ?? (() => new Date());
+  await mkdir(config.outputsDir, { recursive: true });
+
+  const target = databaseTarget(config.databaseUrl);
+  const applied = await applyMigrations(target);
+  logger.info({ database: target.displayUrl, provider: target.provider, applied }, applied.length > 0 ? 'database migrated' : 'database up to date');
+  const db = await connectDatabase(target);
+  try {
+
+    const settings = new SettingsStore(db.prisma, config.settingDefaults);
+    const store = new JobStore(db.prisma);
+    const audit = new AuditLog(db.prisma);
+    await store.init();
+
+    if (options.rotateAdminToken === true && config.adminToken !== undefined) {
+      logger.warn('--rotate-admin-token has no effect while ADMIN_TOKEN is set');
+    }
+    const admin = await setupAdminAuth(settings, config.adminToken, { rotate: options.rotateAdminToken === true });
+    if (admin.generated !== undefined) {
+      secrets.push(admin.generated);
+      (options.showAdminToken ?? printAdminTokenBanner)(admin.generated);
+      logger.warn('generated a new admin token (shown once on stdout; only its hash is stored)');
+    }
+
+    const renderer = options.renderer;
+    const speedKey = speedSettingKey(renderer);
+    const storedSpeed = Number(await settings.readInternal(speedKey));
+    const costModel = new CostModel(storedSpeed > 0 ? storedSpeed : config.engine.secondsPerUnit, (value) => {
+      settings.writeInternal(speedKey, String(value)).catch((error: unknown) => logger.warn({ err: error }, 'could not save the render speed'));
+    });
+
+    const events = new EventBus((error, event) => logger.error({ err: error, event: event.type }, 'event listener failed'));
+    const worker = new Worker({
+      store,
+      renderer,
+      events,
+      costModel,
+      logger: logger.child({ component: 'worker' }),
+      outputsDir: config.outputsDir,
+      slots: config.engine.slots,
+      halfLifeMinutes: config.fairShare.halfLifeMinutes,
+      roleWeights: config.fairShare.roleWeights,
+      ...(options.enginePollMs === undefined ? {} : { enginePollMs: options.enginePollMs }),
+      clock,
+    });
+
+    const now = clock();
+    const recovered = await store.recoverInterrupted(MAX_RENDER_ATTEMPTS, now);
+    const historySince = new Date(now.getTime() - HISTORY_HALF_LIVES * config.fairShare.halfLifeMinutes * 60_000);
+    const queued = await store.listQueued();
+    worker.start(await store.usageHistory(historySince), queued);
+    for (const job of recovered.requeued) events.emit({ type: 'requeued', job, reason: 'restart' });
+    for (const job of recovered.failed) events.emit({ type: 'failed', job, error: job.error ?? { code: 'unknown', message: '' } });
+    logger.info(
+      { queued: queued.length, requeuedAfterCrash: recovered.requeued.map((j) => j.id), failedAfterCrash: recovered.failed.map((j) => j.id) },
+      'queue restored',
+    );
+
+    const service = new VideoService({ config, store, worker, settings, audit, costModel, events, logger, clock });
+    const metrics = createMetrics(service);
+    const app = await buildServer({
+      logger,
+      service,
+      metrics,
+      plugins: [
+        { plugin: httpApi, options: { service, auth: admin.auth, publicUrl: config.publicUrl }, prefix: '/api/v1' },
+        ...(options.plugins ?? []),
+      ],
+    });
+
+    const sweep = () =>
+      settings
+        .get()
+        .then((s) => sweepOutputs(store, config.outputsDir, s.outputRetentionDays, clock(), logger))
+        .catch((error: unknown) => logger.error({ err: error }, 'output retention sweep failed'));
+    void sweep();
+    const sweepTimer = setInterval(sweep, RETENTION_SWEEP_MS).unref();
+
+    let url = '';
+    if (options.listen !== false) {
+      url = await app.listen({ host: config.host, port: config.port });
+      logger.info({ url, publicUrl: config.publicUrl }, 'listening');
+    }
+
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        clearInterval(sweepTimer);
+        logger.info({ drainTimeoutSeconds: config.drainTimeoutSeconds }, 'shutting down: draining running jobs');
+        await worker.drain(config.drainTimeoutSeconds * 1000);
+        metrics.close();
+        await app.close();
+        await renderer?.close().catch((error: unknown) => logger.error({ err: error }, 'engine close failed'));
+        await db.close();
+        logger.info('stopped');
+      })());
+
+    return { config, app, service, auth: admin.auth, db, logger, url, close };
+  } catch (error) {
+    await db.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Loads the engine (src/engine, built in its own issue) through its `createEngine(config, logger)` factory.
+ * Returns undefined, and logs why, when there is no engine module yet or it cannot start (for example a wrong
+ * MODEL_DIR): the service then runs with the engine unavailable and keeps jobs queued instead of exiting.
+ */
+export async function loadEngine(config: Config, logger: Logger): Promise<Renderer | undefined> {
+  // A computed specifier keeps the type-check independent of whether the engine module exists yet.
+  const specifier = './engine/index.js';
+  let engineModule: { createEngine?: (config: Config, logger: Logger) => Renderer | Promise<Renderer> };
+  try {
+    engineModule = (await import(specifier)) as typeof engineModule;
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String(error).includes(`engine${sep}index`);
+    if (missing) logger.warn('no engine is installed (src/engine/index); jobs stay queued');
+    else logger.error({ err: error }, 'the engine module failed to load; jobs stay queued');
+    return undefined;
+  }
+  if (typeof engineModule.createEngine !== 'function') {
+    logger.error('src/engine/index does not export createEngine(config, logger); jobs stay queued');
+    return undefined;
+  }
+  try {
+    return await engineModule.createEngine(config, logger.child({ component: 'engine' }));
+  } catch (error) {
+    logger.error({ err: error }, 'the engine failed to start; jobs stay queued');
+    return undefined;
+  }
+}
+
+/** The learned render speed is kept per model and device: switching either starts from its own measurements. */
+function speedSettingKey(renderer: Renderer | undefined): string {
+  if (renderer === undefined) return 'secondsPerUnit';
+  try {
+    const status = renderer.status();
+    return `secondsPerUnit:${status.model}@${status.device}`;
+  } catch {
+    return 'secondsPerUnit';
+  }
+}

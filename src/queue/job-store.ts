@@ -1,0 +1,483 @@
+// The only Prisma access for users, jobs, quota overrides and the usage ledger. Every state change is one
+// transaction with an explicit from-state (queued -> running -> succeeded | failed | cancelled), so a change that
+// lost a race (a job cancelled while it was being started) does nothing and says so by returning null.
+import { randomUUID } from 'node:crypto';
+import { ErrorCode } from '../core/errors.js';
+import { videoBotError } from '../core/messages.js';
+import type { Job, JobOutput, JobStatus, Platform, ReplyContext, Requester, Role } from '../core/jobs.js';
+import type { RenderParams } from '../core/ports.js';
+import type { Prisma, PrismaClient } from '../db/database.js';
+import { nextReset, quotaViolation, resolveQuota, utcDay, type QuotaLimits, type QuotaOverride, type QuotaUsage, type ResolvedQuota } from './quota.js';
+
+type Tx = Prisma.TransactionClient;
+type JobRow = Prisma.JobGetPayload<{ include: { user: true } }>;
+
+/** Interactive transactions wait on the submit lock; 50 concurrent submits must not time out on a busy machine. */
+const TX_OPTIONS = { maxWait: 60_000, timeout: 60_000 } as const;
+const SUBMIT_LOCK_ID = 1;
+
+export interface SubmitPolicy {
+  /** Quota defaults from the runtime settings. */
+  defaults: QuotaLimits;
+  queueCap: number;
+}
+
+export interface SubmitInput {
+  requester: Requester;
+  params: RenderParams;
+  reply: ReplyContext;
+  estimatedSeconds: number;
+  parentJobId?: string | null;
+  policy: SubmitPolicy;
+  now: Date;
+}
+
+export interface UsageCharge {
+  userId: string;
+  startedAt: Date;
+  /** Actual GPU-seconds when finished, else the estimate. */
+  seconds: number;
+}
+
+export interface JobQuery {
+  statuses?: JobStatus[];
+  userId?: string;
+  platform?: Platform;
+  /** Default 50, at most 500. */
+  limit?: number;
+  /** Jobs with a smaller seq than this (newest first paging). */
+  beforeSeq?: number;
+}
+
+export interface QuotaStatus extends ResolvedQuota {
+  userId: string;
+  used: QuotaUsage;
+  left: QuotaUsage;
+  queued: number;
+  /** ISO time of the next reset (00:00 UTC). */
+  resetAt: string;
+}
+
+export type QuotaScope = 'user' | 'workspace';
+
+export function workspaceSubject(platform: Platform, workspaceId: string): string {
+  return `${platform}:${workspaceId}`;
+}
+
+const EMPTY_OVERRIDE: QuotaOverride = { videosPerDay: null, gpuSecondsPerDay: null, maxQueued: null };
+
+export class JobStore {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /** Creates the submit lock row; idempotent, run once at start. */
+  async init(): Promise<void> {
+    await this.prisma.submitLock.upsert({
+      where: { id: SUBMIT_LOCK_ID },
+      create: { id: SUBMIT_LOCK_ID, touchedAt: new Date() },
+      update: {},
+    });
+  }
+
+  /**
+   * Checks every limit and inserts the job with its quota reservation, atomically: the transaction first updates
+   * the submit lock row, which serializes submits across processes (row lock on Postgres, write lock on SQLite),
+   * so the counts it reads cannot change before it commits.
+   */
+  async submit(input: SubmitInput): Promise<Job> {
+    const { requester, params, reply, policy, now } = input;
+    return this.prisma.$transaction(async (tx) => {
+      await tx.submitLock.update({ where: { id: SUBMIT_LOCK_ID }, data: { touchedAt: now } });
+      const user = await this.#upsertUser(tx, requester);
+      if (user.banned) throw videoBotError(ErrorCode.UserBanned, {});
+
+      const queuedTotal = await tx.job.count({ where: { status: 'queued' } });
+      if (queuedTotal >= policy.queueCap) {
+        throw videoBotError(ErrorCode.QueueFull, { queued: queuedTotal, limit: policy.queueCap });
+      }
+      const quota = await this.#resolveQuota(tx, user.id, requester.platform, requester.workspaceId ?? null, policy.defaults);
+      const queuedByUser = await tx.job.count({ where: { userId: user.id, status: 'queued' } });
+      if (queuedByUser >= quota.limits.maxQueued) {
+        throw videoBotError(ErrorCode.TooManyQueued, { queued: queuedByUser, limit: quota.limits.maxQueued });
+      }
+      const day = utcDay(now);
+      const usage = await this.#usage(tx, user.id, day);
+      const violation = quotaViolation(usage, quota.limits, input.estimatedSeconds, now);
+      if (violation !== null) throw violation;
+
+      const last = await tx.job.aggregate({ _max: { seq: true } });
+      const id = randomUUID();
+      const row = await tx.job.create({
+        data: {
+          id,
+          seq: (last._max.seq ?? 0) + 1,
+          userId: user.id,
+          workspaceId: requester.workspaceId ?? null,
+          prompt: params.prompt,
+          negativePrompt: params.negativePrompt,
+          frames: params.frames,
+          width: params.width,
+          height: params.height,
+          steps: params.steps,
+          guidance: params.guidance,
+          seed: BigInt(params.seed),
+          fps: params.fps,
+          estimatedSeconds: input.estimatedSeconds,
+          progressTotal: params.steps,
+          replyPlatform: reply.platform,
+          replyChannelId: reply.channelId,
+          replyThreadId: reply.threadId ?? null,
+          replyMessageId: reply.messageId ?? null,
+          replyExtra: JSON.stringify(reply.extra ?? {}),
+          parentJobId: input.parentJobId ?? null,
+          createdAt: now,
+        },
+        include: { user: true },
+      });
+      await tx.usageEntry.create({
+        data: { userId: user.id, jobId: id, day, kind: 'reserve', videos: 1, gpuSeconds: input.estimatedSeconds, createdAt: now },
+      });
+      return toJob(row);
+    }, TX_OPTIONS);
+  }
+
+  /** queued -> running; counts the attempt. Null when the job is no longer queued (cancelled meanwhile). */
+  async markRunning(id: string, at: Date): Promise<Job | null> {
+    return this.#transition(id, ['queued'], async (tx) => {
+      await tx.job.update({
+        where: { id },
+        data: { status: 'running', startedAt: at, attempts: { increment: 1 }, progressStep: 0, etaMs: null },
+      });
+    });
+  }
+
+  /** Progress is advisory (shown while running); a lost write is harmless, so no transaction. */
+  async saveProgress(id: string, step: number, totalSteps: number, etaMs: number | null): Promise<void> {
+    await this.prisma.job.updateMany({
+      where: { id, status: 'running' },
+      data: { progressStep: step, progressTotal: totalSteps, etaMs: etaMs === null ? null : Math.round(etaMs) },
+    });
+  }
+
+  /** running -> succeeded; settles the reservation with the actual GPU-seconds. */
+  async markSucceeded(id: string, output: JobOutput, gpuSeconds: number, at: Date): Promise<Job | null> {
+    return this.#transition(id, ['running'], async (tx, before) => {
+      await tx.job.update({
+        where: { id },
+        data: {
+          status: 'succeeded',
+          finishedAt: at,
+          progressStep: before.steps,
+          etaMs: 0,
+          outputPath: output.mediaPath,
+          outputType: output.mediaType,
+          outputBytes: output.bytes,
+          posterPath: output.posterPath,
+          gpuSeconds,
+        },
+      });
+      await this.#ledger(tx, before, 'settle', 0, gpuSeconds - before.estimatedSeconds, at);
+    });
+  }
+
+  /** queued|running -> failed; refunds the reservation. */
+  async markFailed(
+    id: string,
+    error: { code: string; message: string },
+    gpuSeconds: number | null,
+    at: Date,
+  ): Promise<Job | null> {
+    return this.#transition(id, ['queued', 'running'], async (tx, before) => {
+      await tx.job.update({
+        where: { id },
+        data: { status: 'failed', finishedAt: at, errorCode: error.code, errorMessage: error.message, gpuSeconds, etaMs: null },
+      });
+      await this.#ledger(tx, before, 'refund', -1, -before.estimatedSeconds, at);
+    });
+  }
+
+  /** from -> cancelled; refunds the reservation. */
+  async markCancelled(id: string, from: 'queued' | 'running', gpuSeconds: number | null, at: Date): Promise<Job | null> {
+    return this.#transition(id, [from], async (tx, before) => {
+      await tx.job.update({ where: { id }, data: { status: 'cancelled', finishedAt: at, gpuSeconds, etaMs: null } });
+      await this.#ledger(tx, before, 'refund', -1, -before.estimatedSeconds, at);
+    });
+  }
+
+  /**
+   * running -> queued, for a render stopped by shutdown: the attempt is not counted against the job, and its seq
+   * (hence its place among its user's jobs) is kept.
+   */
+  async requeue(id: string): Promise<Job | null> {
+    return this.#transition(id, ['running'], async (tx) => {
+      await tx.job.update({
+        where: { id },
+        data: { status: 'queued', attempts: { decrement: 1 }, progressStep: 0, etaMs: null, startedAt: null },
+      });
+    });
+  }
+
+  /**
+   * After a crash: jobs left `running` go back to the queue when they have attempts left, else fail with
+   * JobInterrupted (refunded). Their start time is kept so fair share still counts the interrupted render.
+   */
+  async recoverInterrupted(maxAttempts: number, at: Date): Promise<{ requeued: Job[]; failed: Job[] }> {
+    const running = await this.prisma.job.findMany({ where: { status: 'running' }, orderBy: { seq: 'asc' } });
+    const requeued: Job[] = [];
+    const failed: Job[] = [];
+    for (const row of running) {
+      if (row.attempts < maxAttempts) {
+        const job = await this.#transition(row.id, ['running'], async (tx) => {
+          await tx.job.update({ where: { id: row.id }, data: { status: 'queued', progressStep: 0, etaMs: null } });
+        });
+        if (job !== null) requeued.push(job);
+      } else {
+        const error = videoBotError(ErrorCode.JobInterrupted, { attempts: row.attempts });
+        const job = await this.markFailed(row.id, { code: error.code, message: error.message }, null, at);
+        if (job !== null) failed.push(job);
+      }
+    }
+    return { requeued, failed };
+  }
+
+  async promote(id: string, at: Date): Promise<Job | null> {
+    return this.#transition(id, ['queued'], async (tx) => {
+      await tx.job.update({ where: { id }, data: { promotedAt: at } });
+    });
+  }
+
+  /** Finished jobs whose output folder is older than the retention period (and still on disk). */
+  async expiredOutputs(finishedBefore: Date): Promise<string[]> {
+    const rows = await this.prisma.job.findMany({
+      where: { finishedAt: { lt: finishedBefore }, outputPath: { not: null } },
+      select: { id: true },
+    });
+    return rows.map((row) => row.id);
+  }
+
+  /** Forgets a job's files after the retention sweep deleted them; the job itself stays in the history. */
+  async clearOutput(id: string): Promise<void> {
+    await this.prisma.job.update({ where: { id }, data: { outputPath: null, posterPath: null, outputType: null, outputBytes: null } });
+  }
+
+  async get(id: string): Promise<Job | null> {
+    const row = await this.prisma.job.findUnique({ where: { id }, include: { user: true } });
+    return row === null ? null : toJob(row);
+  }
+
+  /** Waiting jobs in submit order (the scheduler decides the run order). */
+  async listQueued(): Promise<Job[]> {
+    const rows = await this.prisma.job.findMany({ where: { status: 'queued' }, orderBy: { seq: 'asc' }, include: { user: true } });
+    return rows.map(toJob);
+  }
+
+  async list(query: JobQuery = {}): Promise<Job[]> {
+    const rows = await this.prisma.job.findMany({
+      where: {
+        ...(query.statuses === undefined ? {} : { status: { in: query.statuses } }),
+        ...(query.userId === undefined ? {} : { userId: query.userId }),
+        ...(query.platform === undefined ? {} : { replyPlatform: query.platform }),
+        ...(query.beforeSeq === undefined ? {} : { seq: { lt: query.beforeSeq } }),
+      },
+      orderBy: { seq: 'desc' },
+      take: Math.min(Math.max(query.limit ?? 50, 1), 500),
+      include: { user: true },
+    });
+    return rows.map(toJob);
+  }
+
+  async countByStatus(): Promise<Record<JobStatus, number>> {
+    const groups = await this.prisma.job.groupBy({ by: ['status'], _count: { _all: true } });
+    const counts: Record<JobStatus, number> = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+    for (const group of groups) counts[group.status] = group._count._all;
+    return counts;
+  }
+
+  /** GPU time charged to each user by jobs started since `since`, to rebuild fair-share state after a restart. */
+  async usageHistory(since: Date): Promise<UsageCharge[]> {
+    const rows = await this.prisma.job.findMany({
+      where: { startedAt: { gte: since } },
+      select: { userId: true, startedAt: true, gpuSeconds: true, estimatedSeconds: true, status: true },
+      orderBy: { startedAt: 'asc' },
+    });
+    return rows.map((row) => ({
+      userId: row.userId,
+      startedAt: row.startedAt!,
+      seconds: row.gpuSeconds ?? row.estimatedSeconds,
+    }));
+  }
+
+  async findUser(platform: Platform, platformUserId: string) {
+    return this.prisma.user.findUnique({ where: { platform_platformUserId: { platform, platformUserId } } });
+  }
+
+  async ensureUser(requester: Requester) {
+    return this.#upsertUser(this.prisma, requester);
+  }
+
+  async updateUser(id: string, changes: { role?: Role; banned?: boolean }) {
+    return this.prisma.user.update({ where: { id }, data: changes });
+  }
+
+  async listUsers(limit = 100) {
+    return this.prisma.user.findMany({ orderBy: { createdAt: 'asc' }, take: Math.min(Math.max(limit, 1), 1000) });
+  }
+
+  async quotaStatus(userId: string, platform: Platform, workspaceId: string | null, defaults: QuotaLimits, now: Date): Promise<QuotaStatus> {
+    const quota = await this.#resolveQuota(this.prisma, userId, platform, workspaceId, defaults);
+    const used = await this.#usage(this.prisma, userId, utcDay(now));
+    const queued = await this.prisma.job.count({ where: { userId, status: 'queued' } });
+    return {
+      userId,
+      ...quota,
+      used,
+      left: {
+        videos: Math.max(0, quota.limits.videosPerDay - used.videos),
+        gpuSeconds: Math.max(0, quota.limits.gpuSecondsPerDay - used.gpuSeconds),
+      },
+      queued,
+      resetAt: nextReset(now).toISOString(),
+    };
+  }
+
+  async getOverride(scope: QuotaScope, subject: string): Promise<QuotaOverride> {
+    const row = await this.prisma.quotaPolicy.findUnique({ where: { scope_subject: { scope, subject } } });
+    return row === null ? { ...EMPTY_OVERRIDE } : pickOverride(row);
+  }
+
+  /** Merges the given fields into the override (null clears a field); removes the row when nothing is left. */
+  async setOverride(scope: QuotaScope, subject: string, changes: Partial<QuotaOverride>): Promise<QuotaOverride> {
+    const merged = { ...(await this.getOverride(scope, subject)), ...changes };
+    if (merged.videosPerDay === null && merged.gpuSecondsPerDay === null && merged.maxQueued === null) {
+      await this.prisma.quotaPolicy.deleteMany({ where: { scope, subject } });
+      return merged;
+    }
+    await this.prisma.quotaPolicy.upsert({
+      where: { scope_subject: { scope, subject } },
+      create: { scope, subject, ...merged },
+      update: merged,
+    });
+    return merged;
+  }
+
+  async #upsertUser(tx: Tx | PrismaClient, requester: Requester) {
+    return tx.user.upsert({
+      where: { platform_platformUserId: { platform: requester.platform, platformUserId: requester.platformUserId } },
+      create: {
+        platform: requester.platform,
+        platformUserId: requester.platformUserId,
+        workspaceId: requester.workspaceId ?? null,
+        displayName: requester.displayName ?? null,
+      },
+      update: {
+        ...(requester.workspaceId === undefined ? {} : { workspaceId: requester.workspaceId }),
+        ...(requester.displayName === undefined ? {} : { displayName: requester.displayName }),
+      },
+    });
+  }
+
+  async #resolveQuota(tx: Tx | PrismaClient, userId: string, platform: Platform, workspaceId: string | null, defaults: QuotaLimits) {
+    const subjects: { scope: QuotaScope; subject: string }[] = [{ scope: 'user', subject: userId }];
+    if (workspaceId !== null) subjects.push({ scope: 'workspace', subject: workspaceSubject(platform, workspaceId) });
+    const rows = await tx.quotaPolicy.findMany({ where: { OR: subjects } });
+    const user = rows.find((r) => r.scope === 'user');
+    const workspace = rows.find((r) => r.scope === 'workspace');
+    return resolveQuota(defaults, workspace === undefined ? null : pickOverride(workspace), user === undefined ? null : pickOverride(user));
+  }
+
+  async #usage(tx: Tx | PrismaClient, userId: string, day: string): Promise<QuotaUsage> {
+    const sum = await tx.usageEntry.aggregate({ where: { userId, day }, _sum: { videos: true, gpuSeconds: true } });
+    return { videos: sum._sum.videos ?? 0, gpuSeconds: Math.max(0, sum._sum.gpuSeconds ?? 0) };
+  }
+
+  /** Ledger entries count against the day of the job's reservation. */
+  async #ledger(tx: Tx, job: JobRow, kind: 'settle' | 'refund', videos: number, gpuSeconds: number, at: Date): Promise<void> {
+    const reservation = await tx.usageEntry.findFirst({ where: { jobId: job.id, kind: 'reserve' } });
+    if (reservation === null) return;
+    await tx.usageEntry.create({
+      data: { userId: job.userId, jobId: job.id, day: reservation.day, kind, videos, gpuSeconds, createdAt: at },
+    });
+  }
+
+  /** Applies `change` only when the job is in one of `from`; null when it was not (the caller lost a race). */
+  async #transition(id: string, from: JobStatus[], change: (tx: Tx, before: JobRow) => Promise<void>): Promise<Job | null> {
+    return this.prisma.$transaction(async (tx) => {
+      // Writing first claims the row (Postgres row lock, SQLite write lock) before anything is read, so two
+      // concurrent transitions cannot both pass the status check.
+      const claimed = await tx.job.updateMany({ where: { id, status: { in: from } }, data: { updatedAt: new Date() } });
+      if (claimed.count === 0) return null;
+      const before = await tx.job.findUniqueOrThrow({ where: { id }, include: { user: true } });
+      await change(tx, before);
+      const after = await tx.job.findUniqueOrThrow({ where: { id }, include: { user: true } });
+      return toJob(after);
+    }, TX_OPTIONS);
+  }
+}
+
+function pickOverride(row: { videosPerDay: number | null; gpuSecondsPerDay: number | null; maxQueued: number | null }): QuotaOverride {
+  return { videosPerDay: row.videosPerDay, gpuSecondsPerDay: row.gpuSecondsPerDay, maxQueued: row.maxQueued };
+}
+
+function parseExtra(text: string): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function toJob(row: JobRow): Job {
+  const extra = parseExtra(row.replyExtra);
+  return {
+    id: row.id,
+    seq: row.seq,
+    user: {
+      id: row.user.id,
+      platform: row.user.platform,
+      platformUserId: row.user.platformUserId,
+      displayName: row.user.displayName,
+      role: row.user.role,
+    },
+    workspaceId: row.workspaceId,
+    params: {
+      prompt: row.prompt,
+      negativePrompt: row.negativePrompt,
+      frames: row.frames,
+      width: row.width,
+      height: row.height,
+      steps: row.steps,
+      guidance: row.guidance,
+      seed: Number(row.seed),
+      fps: row.fps,
+    },
+    status: row.status,
+    attempts: row.attempts,
+    promotedAt: row.promotedAt,
+    estimatedSeconds: row.estimatedSeconds,
+    progress: { step: row.progressStep, totalSteps: row.progressTotal, etaMs: row.etaMs },
+    error: row.errorCode === null ? null : { code: row.errorCode, message: row.errorMessage ?? '' },
+    output:
+      row.outputPath === null
+        ? null
+        : {
+            mediaPath: row.outputPath,
+            mediaType: row.outputType === 'image/png' ? 'image/png' : 'video/mp4',
+            bytes: row.outputBytes ?? 0,
+            posterPath: row.posterPath,
+          },
+    gpuSeconds: row.gpuSeconds,
+    reply: {
+      platform: row.replyPlatform,
+      channelId: row.replyChannelId,
+      ...(row.replyThreadId === null ? {} : { threadId: row.replyThreadId }),
+      ...(row.replyMessageId === null ? {} : { messageId: row.replyMessageId }),
+      ...(extra === undefined ? {} : { extra }),
+    },
+    parentJobId: row.parentJobId,
+    createdAt: row.createdAt,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+  };
+}

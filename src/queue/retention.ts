@@ -1,0 +1,25 @@
+// Deletes job output folders older than the retention setting (OUTPUT_RETENTION_DAYS; 0 keeps them forever).
+// The jobs stay in the history; their video URL then answers 404 and `reproduce` can render them again.
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import type { JobStore } from './job-store.js';
+
+const DAY_MS = 86_400_000;
+
+export async function sweepOutputs(
+  store: JobStore,
+  outputsDir: string,
+  retentionDays: number,
+  now: Date,
+  logger: Logger,
+): Promise<number> {
+  if (retentionDays <= 0) return 0;
+  const expired = await store.expiredOutputs(new Date(now.getTime() - retentionDays * DAY_MS));
+  for (const id of expired) {
+    await rm(join(outputsDir, id), { recursive: true, force: true });
+    await store.clearOutput(id);
+  }
+  if (expired.length > 0) logger.info({ count: expired.length, retentionDays }, 'deleted expired job outputs');
+  return expired.length;
+}
