@@ -5,7 +5,7 @@ import { type BuildContext, Module } from '../nn/module.js';
 import type { Value } from '../onnx/graph_builder.js';
 import type { VarBuilder } from '../weights/var_builder.js';
 
-/** GEGLU (arXiv 2002.05202): proj to 2*out, split into (hidden, gate), hidden * gelu(gate) with exact GELU. */
+/** GEGLU (arXiv 2002.05202): proj to 2*out, chunk into (hidden, gate), hidden * gelu(gate) with exact GELU. */
 export class GEGLU extends Module {
   readonly proj: Linear;
 
@@ -19,11 +19,17 @@ export class GEGLU extends Module {
     this.proj = new Linear(vb.pp('proj'), dimIn, dimOut * 2, bias);
   }
 
-  /** [..., in] -> [..., out] */
+  /**
+   * [T, in] -> [T, out]. `proj` runs as two GEMMs on the halves of its weight (rows [0, out) give `hidden`,
+   * [out, 2*out) the `gate`), which equals chunking its output without writing and splitting [T, 2*out].
+   */
   forward(ctx: BuildContext, x: Value): Value {
-    const o = ctx.ops(this.path);
-    const projected = this.proj.forward(ctx, x); // [..., 2*out]
-    const [hidden, gate] = o.split(projected, [this.dimOut, this.dimOut], -1); // [..., out] x 2
-    return o.mul(hidden!, gelu(o, gate!)); // [..., out]
+    const o = ctx.ops(this.proj.path);
+    const { weight, bias } = this.proj;
+    const half = (start: number, label: string): Value =>
+      o.gemmTransB(x, ctx.param(weight, { rows: [start, start + this.dimOut] }), bias && ctx.param(bias, { rows: [start, start + this.dimOut] }), label); // [T, out]
+    const hidden = half(0, 'hidden'); // [T, out]
+    const gate = half(this.dimOut, 'gate'); // [T, out]
+    return ctx.ops(this.path).mul(hidden, gelu(ctx.ops(this.path), gate)); // [T, out]
   }
 }

@@ -7,7 +7,7 @@ import { LayerNorm } from '../nn/normalization.js';
 import type { Value } from '../onnx/graph_builder.js';
 import type { VarBuilder } from '../weights/var_builder.js';
 import { GEGLU } from './activations.js';
-import { Attention } from './attention_processor.js';
+import { Attention, type Context, type Sequences } from './attention_processor.js';
 
 export class FeedForward extends Module {
   // net: ModuleList{0: GEGLU, /* 1: Dropout (inference no-op) */ 2: Linear}
@@ -22,10 +22,10 @@ export class FeedForward extends Module {
     this.net = [new GEGLU(net.pp(0), dim, innerDim, o.bias ?? true), undefined, new Linear(net.pp(2), innerDim, o.dimOut ?? dim, o.bias ?? true)];
   }
 
-  /** [..., dim] -> [..., dimOut] */
+  /** [T, dim] -> [T, dimOut] */
   forward(ctx: BuildContext, x: Value): Value {
-    const h = this.net[0].forward(ctx, x); // [..., inner]
-    return this.net[2].forward(ctx, h); // [..., dimOut]
+    const h = this.net[0].forward(ctx, x); // [T, inner]
+    return this.net[2].forward(ctx, h); // [T, dimOut]
   }
 }
 
@@ -49,11 +49,13 @@ export class BasicTransformerBlock extends Module {
   readonly norm3: LayerNorm;
   readonly ff: FeedForward;
   private readonly onlyCrossAttention: boolean;
+  private readonly attn2IsCross: boolean;
 
   constructor(vb: VarBuilder, dim: number, numAttentionHeads: number, attentionHeadDim: number, o: BasicTransformerBlockOptions = {}) {
     super(vb);
     const eps = o.normEps ?? 1e-5;
     this.onlyCrossAttention = o.onlyCrossAttention ?? false;
+    this.attn2IsCross = !o.doubleSelfAttention && o.crossAttentionDim !== undefined;
     const common = { queryDim: dim, heads: numAttentionHeads, dimHead: attentionHeadDim, bias: o.attentionBias ?? false, outBias: o.attentionOutBias ?? true };
     this.norm1 = new LayerNorm(vb.pp('norm1'), dim, eps);
     this.attn1 = new Attention(vb.pp('attn1'), { ...common, crossAttentionDim: this.onlyCrossAttention ? o.crossAttentionDim : undefined });
@@ -66,20 +68,19 @@ export class BasicTransformerBlock extends Module {
   }
 
   /**
-   * [N, S, dim] -> [N, S, dim]. `encoderHiddenStates` are per video ([B, L, D] with N = B*F) when
-   * `perVideoContext` is set (see Attention).
+   * Token rows [T, dim] forming `sequences` -> [T, dim]. `context` feeds the cross-attention (attn2, or attn1
+   * with only_cross_attention); a double-self-attention attn2 ignores it, as diffusers' temporal blocks get none.
    */
-  forward(ctx: BuildContext, hiddenStates: Value, encoderHiddenStates?: Value, perVideoContext = false): Value {
+  forward(ctx: BuildContext, hiddenStates: Value, sequences: Sequences, context?: Context): Value {
     const o = ctx.ops(this.path);
     let h = hiddenStates;
-    const context = { encoderHiddenStates, perVideoContext: perVideoContext && encoderHiddenStates !== undefined };
-    let n = this.norm1.forward(ctx, h); // [N, S, dim]
-    h = o.add(this.attn1.forward(ctx, n, this.onlyCrossAttention ? context : {}), h, 'attn1_residual'); // [N, S, dim]
+    let n = this.norm1.forward(ctx, h); // [T, dim]
+    h = o.add(this.attn1.forward(ctx, n, { sequences, context: this.onlyCrossAttention ? context : undefined }), h, 'attn1_residual'); // [T, dim]
     if (this.attn2 && this.norm2) {
-      n = this.norm2.forward(ctx, h); // [N, S, dim]
-      h = o.add(this.attn2.forward(ctx, n, context), h, 'attn2_residual'); // [N, S, dim]
+      n = this.norm2.forward(ctx, h); // [T, dim]
+      h = o.add(this.attn2.forward(ctx, n, { sequences, context: this.attn2IsCross ? context : undefined }), h, 'attn2_residual'); // [T, dim]
     }
-    n = this.norm3.forward(ctx, h); // [N, S, dim]
-    return o.add(this.ff.forward(ctx, n), h, 'ff_residual'); // [N, S, dim]
+    n = this.norm3.forward(ctx, h); // [T, dim]
+    return o.add(this.ff.forward(ctx, n), h, 'ff_residual'); // [T, dim]
   }
 }

@@ -1,10 +1,11 @@
 // Mirrors diffusers src/diffusers/models/attention_processor.py (diffusers==0.26.3): `Attention` with
 // `AttnProcessor2_0` (the default processor with PyTorch 2) for the features the UNet3D and the VAE use.
+// Tokens are 2-D [rows, channels] (see nn/linear.ts); `AttentionInputs` says how rows form sequences.
 import { scaledDotProductAttention } from '../nn/attention.js';
 import { Linear } from '../nn/linear.js';
 import { type BuildContext, Module } from '../nn/module.js';
 import { GroupNorm } from '../nn/normalization.js';
-import type { Value } from '../onnx/graph_builder.js';
+import type { ShapePart, Value } from '../onnx/graph_builder.js';
 import type { VarBuilder } from '../weights/var_builder.js';
 
 export interface AttentionOptions {
@@ -24,15 +25,28 @@ export interface AttentionOptions {
   eps?: number;
 }
 
+/**
+ * How token rows form sequences, as the leading dims of a [sequences, length, channels] view: `[n, -1]` for n
+ * sequences or `[-1, s]` for sequences of length s (sizes as int64 1-element values or numbers).
+ */
+export type Sequences = readonly ShapePart[];
+
+/** Encoder hidden states as rows [B*L, D] with their sequences ([B, -1]). */
+export interface Context {
+  tokens: Value;
+  sequences: Sequences;
+}
+
 export interface AttentionInputs {
-  encoderHiddenStates?: Value;
+  /** Sequences of the query rows. */
+  sequences: Sequences;
   /**
-   * When set, `hidden_states` is [B*F, S, C] while `encoderHiddenStates` is per video [B, L, D] (not
-   * repeat_interleave'd over frames as diffusers does). The frames are folded into the query sequence,
-   * [B, F*S, C]: each query row attends to the keys independently, so this equals attending per frame to a
-   * repeated context, without repeating it.
+   * Cross-attention context. Query rows are then regrouped into the context's sequences: for per-video text
+   * states ([B, -1]) and queries of B*F frames, each video's frames form one query sequence, which equals
+   * attending per frame to a repeat_interleave'd context (every query row attends independently) without
+   * repeating it.
    */
-  perVideoContext?: boolean;
+  context?: Context;
 }
 
 export class Attention extends Module {
@@ -66,41 +80,41 @@ export class Attention extends Module {
     this.to_out = [new Linear(vb.pp('to_out').pp(0), this.innerDim, o.queryDim, o.outBias ?? true)];
   }
 
-  /** Token input: [N, S, queryDim] -> [N, S, queryDim]. */
-  forward(ctx: BuildContext, hiddenStates: Value, inputs: AttentionInputs = {}): Value {
+  /** Token input: [T, queryDim] -> [T, queryDim]. */
+  forward(ctx: BuildContext, hiddenStates: Value, inputs: AttentionInputs): Value {
     if (this.group_norm) throw new Error(`${this.path}: group_norm is only supported on spatial input (forwardSpatial)`);
     const o = ctx.ops(this.path);
-    const residual = hiddenStates;
-    const context = inputs.encoderHiddenStates ?? hiddenStates; // [N or B, L, D]
-    let q = this.to_q.forward(ctx, hiddenStates); // [N, S, inner]
-    const k = this.to_k.forward(ctx, context); // [N or B, L, inner]
-    const v = this.to_v.forward(ctx, context); // [N or B, L, inner]
-    if (inputs.perVideoContext) q = o.reshape(q, o.shapeOf([o.dim(context, 0), -1, this.innerDim]), 'fold_frames'); // [B, F*S, inner]
-    let a = scaledDotProductAttention(o, q, k, v, this.heads, this.scale); // [N or B, S or F*S, inner]
-    if (inputs.perVideoContext) a = o.reshape(a, o.shape(hiddenStates), 'unfold_frames'); // [N, S, inner]
-    let h = this.to_out[0].forward(ctx, a); // [N, S, C]
-    if (this.residualConnection) h = o.add(h, residual); // [N, S, C]
-    if (this.rescaleOutputFactor !== 1) h = o.div(h, o.scalar(this.rescaleOutputFactor, ctx.dtype)); // [N, S, C]
+    const inner = this.innerDim;
+    const kvRows = inputs.context?.tokens ?? hiddenStates; // [Tk, D]
+    const qSeq = inputs.context?.sequences ?? inputs.sequences;
+    const q = o.reshape(this.to_q.forward(ctx, hiddenStates), [...qSeq, inner], 'q_sequences'); // [N, S, inner]
+    const k = o.reshape(this.to_k.forward(ctx, kvRows), [...qSeq, inner], 'k_sequences'); // [N, L, inner]
+    const v = o.reshape(this.to_v.forward(ctx, kvRows), [...qSeq, inner], 'v_sequences'); // [N, L, inner]
+    const a = o.reshape(scaledDotProductAttention(o, q, k, v, this.heads, this.scale), [-1, inner], 'rows'); // [T, inner]
+    let h = this.to_out[0].forward(ctx, a); // [T, C]
+    if (this.residualConnection) h = o.add(h, hiddenStates); // [T, C]
+    if (this.rescaleOutputFactor !== 1) h = o.div(h, o.scalar(this.rescaleOutputFactor, ctx.dtype)); // [T, C]
     return h;
   }
 
   /**
    * Spatial input (the processor's `input_ndim == 4` path): [N, C, H, W] -> [N, C, H, W]. group_norm runs on
-   * the [N, C, H*W] view, attention on the H*W tokens, and the residual is the 4-D input.
+   * the [N, C, H*W] view, attention on the H*W tokens of each image, and the residual is the 4-D input.
    */
   forwardSpatial(ctx: BuildContext, x: Value): Value {
     const o = ctx.ops(this.path);
     const C = this.to_q.inFeatures;
-    const residual = x;
+    const inner = this.innerDim;
+    const n = o.dim(x, 0, 'batch'); // [1] = N
     const normed = this.group_norm ? this.group_norm.forward(ctx, x) : x; // [N, C, H, W]
-    const tokens = o.transpose(o.reshape(normed, [0, C, -1]), [0, 2, 1], 'to_tokens'); // [N, HW, C]
-    const q = this.to_q.forward(ctx, tokens); // [N, HW, inner]
-    const k = this.to_k.forward(ctx, tokens); // [N, HW, inner]
-    const v = this.to_v.forward(ctx, tokens); // [N, HW, inner]
-    const a = scaledDotProductAttention(o, q, k, v, this.heads, this.scale); // [N, HW, inner]
-    const out = this.to_out[0].forward(ctx, a); // [N, HW, C]
+    const rows = o.reshape(o.transpose(o.reshape(normed, [0, C, -1]), [0, 2, 1], 'to_tokens'), [-1, C], 'rows_in'); // [N*HW, C]
+    const q = o.reshape(this.to_q.forward(ctx, rows), [n, -1, inner], 'q_sequences'); // [N, HW, inner]
+    const k = o.reshape(this.to_k.forward(ctx, rows), [n, -1, inner], 'k_sequences'); // [N, HW, inner]
+    const v = o.reshape(this.to_v.forward(ctx, rows), [n, -1, inner], 'v_sequences'); // [N, HW, inner]
+    const a = o.reshape(scaledDotProductAttention(o, q, k, v, this.heads, this.scale), [-1, inner], 'rows'); // [N*HW, inner]
+    const out = o.reshape(this.to_out[0].forward(ctx, a), [n, -1, C], 'tokens'); // [N, HW, C]
     let h = o.reshape(o.transpose(out, [0, 2, 1], 'to_spatial'), o.shape(x)); // [N, C, H, W]
-    if (this.residualConnection) h = o.add(h, residual); // [N, C, H, W]
+    if (this.residualConnection) h = o.add(h, x); // [N, C, H, W]
     if (this.rescaleOutputFactor !== 1) h = o.div(h, o.scalar(this.rescaleOutputFactor, ctx.dtype)); // [N, C, H, W]
     return h;
   }

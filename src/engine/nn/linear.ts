@@ -1,5 +1,6 @@
-// torch.nn.Linear: y = x W^T + b over the last axis. W is stored transposed ([in, out]) so the graph is a plain
-// MatMul (+ Add), which ONNX Runtime runs as one GEMM with its packed-weight kernels.
+// torch.nn.Linear on token matrices: [T, in] -> [T, out] as one Gemm (x W^T + b) with the checkpoint's [out, in]
+// weight used as is (transB) and the bias fused into the GEMM's output, so no separate bias pass over the
+// activations. Modules keep tokens 2-D ([N*S, C]) and give attention its [N, S, C] view by a free reshape.
 import type { Value } from '../onnx/graph_builder.js';
 import type { VarBuilder, WeightRef } from '../weights/var_builder.js';
 import { type BuildContext, Module } from './module.js';
@@ -19,10 +20,8 @@ export class Linear extends Module {
     this.bias = bias ? vb.get([outFeatures], 'bias') : undefined;
   }
 
-  /** [..., in] -> [..., out] */
+  /** [T, in] -> [T, out] */
   forward(ctx: BuildContext, x: Value): Value {
-    const o = ctx.ops(this.path);
-    const y = o.matmul(x, ctx.param(this.weight, { transpose: true })); // [..., out]
-    return this.bias ? o.add(y, ctx.param(this.bias)) : y; // [..., out]
+    return ctx.ops(this.path).gemmTransB(x, ctx.param(this.weight), this.bias && ctx.param(this.bias)); // [T, out]
   }
 }

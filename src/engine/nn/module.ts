@@ -9,8 +9,8 @@ import type { VarBuilder, WeightRef } from '../weights/var_builder.js';
 export type FloatType = 'float32' | 'float16';
 
 export interface ParamOptions {
-  /** Stores the 2-D weight transposed ([in, out]) so MatMul needs no Transpose node. */
-  transpose?: boolean;
+  /** Only rows [start, end) of the first axis (a weight the checkpoint stores fused, such as GEGLU's proj). */
+  rows?: readonly [number, number];
   /** Element type in the graph (default: the graph's dtype). fp16 graphs keep norm parameters in float32. */
   dtype?: DataType;
 }
@@ -30,20 +30,13 @@ export class BuildContext {
   /** A checkpoint weight as a graph initializer (read when the model is written). */
   param(ref: WeightRef, options: ParamOptions = {}): Value {
     const dtype = options.dtype ?? this.dtype;
-    if (!options.transpose) return this.graph.weight(ref.key, dtype, ref.shape, () => ref.read(), [ref.key]);
-    const [rows, cols] = ref.shape;
-    if (ref.shape.length !== 2 || rows === undefined || cols === undefined) throw new Error(`cannot transpose ${ref.key} of shape [${ref.shape}]`);
-    return this.graph.weight(`${ref.key}^T`, dtype, [cols, rows], async () => transpose2d(await ref.read(), rows, cols), [ref.key]);
+    if (!options.rows) return this.graph.weight(ref.key, dtype, ref.shape, () => ref.read(), [ref.key]);
+    const [start, end] = options.rows;
+    const [first, ...rest] = ref.shape;
+    if (first === undefined || start < 0 || end > first || start >= end) throw new Error(`rows [${start}, ${end}) are outside ${ref.key} [${ref.shape}]`);
+    const rowSize = rest.reduce((a, b) => a * b, 1);
+    return this.graph.weight(`${ref.key}[${start}:${end}]`, dtype, [end - start, ...rest], async () => (await ref.read()).slice(start * rowSize, end * rowSize), [ref.key]);
   }
-}
-
-function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = data[base + c]!;
-  }
-  return out;
 }
 
 export abstract class Module {

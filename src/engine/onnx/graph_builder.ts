@@ -277,6 +277,10 @@ export class Ops {
   matmul(a: Value, b: Value, label = 'MatMul'): Value {
     return this.one('MatMul', [a, b], a.dtype, {}, label);
   }
+  /** a [M, K] x b^T (b [N, K]) + c [N]: one GEMM with the bias fused into its output. */
+  gemmTransB(a: Value, b: Value, c: Value | undefined, label = 'Gemm'): Value {
+    return this.one('Gemm', c ? [a, b, c] : [a, b], a.dtype, { transB: attr.int(1) }, label);
+  }
   conv(x: Value, w: Value, b: Value | undefined, o: { kernel: readonly number[]; pads: readonly number[]; strides?: readonly number[] }, label = 'Conv'): Value {
     const attrs: Attrs = { kernel_shape: attr.ints(o.kernel), pads: attr.ints(o.pads) };
     if (o.strides) attrs.strides = attr.ints(o.strides);

@@ -103,11 +103,17 @@ type Problem =
   | { kind: 'shape'; key: string; expected: readonly number[]; actual: readonly number[] }
   | { kind: 'dtype'; key: string; actual: SafetensorsDType };
 
+/** Produces the data of a weight that has no checkpoint (placeholder builders). */
+export type WeightFill = (key: string, shape: readonly number[]) => Float32Array;
+
 /** State shared by a VarBuilder and every builder derived from it with `pp`. */
 class Registry {
   readonly used = new Map<string, readonly number[]>();
   readonly problems: Problem[] = [];
-  constructor(readonly source: WeightSource | undefined) {}
+  constructor(
+    readonly source: WeightSource | undefined,
+    readonly fill: WeightFill | undefined,
+  ) {}
 }
 
 export interface CheckOptions {
@@ -124,12 +130,15 @@ export class VarBuilder {
 
   /** Weights from a checkpoint. */
   static from(source: WeightSource): VarBuilder {
-    return new VarBuilder(new Registry(source), '');
+    return new VarBuilder(new Registry(source, undefined), '');
   }
 
-  /** No checkpoint: records the keys and shapes the config implies; weights cannot be read. */
-  static placeholder(): VarBuilder {
-    return new VarBuilder(new Registry(undefined), '');
+  /**
+   * No checkpoint: records the keys and shapes the config implies. Weights read through `fill` (for example
+   * seeded random weights for benchmarks); without it they cannot be read, only listed.
+   */
+  static placeholder(fill?: WeightFill): VarBuilder {
+    return new VarBuilder(new Registry(undefined, fill), '');
   }
 
   /** A child scope, `vb.pp('down_blocks').pp(0)` for `down_blocks.0.`. */
@@ -153,13 +162,15 @@ export class VarBuilder {
       this.registry.used.set(key, [...shape]);
       this.validate(key, shape);
     }
-    const source = this.registry.source;
+    const { source, fill } = this.registry;
+    const fixedShape = [...shape];
     return {
       key,
-      shape: [...shape],
-      read: () => {
-        if (!source) return Promise.reject(new Error(`placeholder weight ${key} has no data`));
-        return source.readFloat32(key);
+      shape: fixedShape,
+      read: async () => {
+        if (source) return source.readFloat32(key);
+        if (fill) return fill(key, fixedShape);
+        throw new Error(`placeholder weight ${key} has no data`);
       },
     };
   }

@@ -78,13 +78,15 @@ export class CLIPAttention extends Module {
     this.out_proj = new Linear(vb.pp('out_proj'), d, d);
   }
 
-  /** [N, S, D] -> [N, S, D]; `causalMask` [1, 1, S, S] is added to the scores. */
-  forward(ctx: BuildContext, hiddenStates: Value, causalMask: Value): Value {
-    const q = this.q_proj.forward(ctx, hiddenStates); // [N, S, D]
-    const k = this.k_proj.forward(ctx, hiddenStates); // [N, S, D]
-    const v = this.v_proj.forward(ctx, hiddenStates); // [N, S, D]
-    const a = scaledDotProductAttention(ctx.ops(this.path), q, k, v, this.numHeads, this.scale, causalMask); // [N, S, D]
-    return this.out_proj.forward(ctx, a); // [N, S, D]
+  /** Rows [N*S, D] of N sequences -> [N*S, D]; `causalMask` [1, 1, S, S] is added to the scores. */
+  forward(ctx: BuildContext, hiddenStates: Value, batch: Value, causalMask: Value): Value {
+    const o = ctx.ops(this.path);
+    const d = this.q_proj.outFeatures;
+    const q = o.reshape(this.q_proj.forward(ctx, hiddenStates), [batch, -1, d], 'q_sequences'); // [N, S, D]
+    const k = o.reshape(this.k_proj.forward(ctx, hiddenStates), [batch, -1, d], 'k_sequences'); // [N, S, D]
+    const v = o.reshape(this.v_proj.forward(ctx, hiddenStates), [batch, -1, d], 'v_sequences'); // [N, S, D]
+    const a = o.reshape(scaledDotProductAttention(o, q, k, v, this.numHeads, this.scale, causalMask), [-1, d], 'rows'); // [N*S, D]
+    return this.out_proj.forward(ctx, a); // [N*S, D]
   }
 }
 
@@ -100,10 +102,10 @@ export class CLIPMLP extends Module {
     this.fc2 = new Linear(vb.pp('fc2'), c.intermediate_size, c.hidden_size);
   }
 
-  /** [N, S, D] -> [N, S, D] */
+  /** [T, D] -> [T, D] */
   forward(ctx: BuildContext, x: Value): Value {
-    const h = this.activationFn(ctx.ops(this.path).child('activation_fn'), this.fc1.forward(ctx, x)); // [N, S, I]
-    return this.fc2.forward(ctx, h); // [N, S, D]
+    const h = this.activationFn(ctx.ops(this.path).child('activation_fn'), this.fc1.forward(ctx, x)); // [T, I]
+    return this.fc2.forward(ctx, h); // [T, D]
   }
 }
 
@@ -121,11 +123,11 @@ export class CLIPEncoderLayer extends Module {
     this.layer_norm2 = new LayerNorm(vb.pp('layer_norm2'), c.hidden_size, c.layer_norm_eps);
   }
 
-  /** Pre-LN block: [N, S, D] -> [N, S, D] */
-  forward(ctx: BuildContext, hiddenStates: Value, causalMask: Value): Value {
+  /** Pre-LN block on rows [N*S, D] of N sequences -> [N*S, D] */
+  forward(ctx: BuildContext, hiddenStates: Value, batch: Value, causalMask: Value): Value {
     const o = ctx.ops(this.path);
-    let h = o.add(hiddenStates, this.self_attn.forward(ctx, this.layer_norm1.forward(ctx, hiddenStates), causalMask), 'attn_residual'); // [N, S, D]
-    h = o.add(h, this.mlp.forward(ctx, this.layer_norm2.forward(ctx, h)), 'mlp_residual'); // [N, S, D]
+    let h = o.add(hiddenStates, this.self_attn.forward(ctx, this.layer_norm1.forward(ctx, hiddenStates), batch, causalMask), 'attn_residual'); // [N*S, D]
+    h = o.add(h, this.mlp.forward(ctx, this.layer_norm2.forward(ctx, h)), 'mlp_residual'); // [N*S, D]
     return h;
   }
 }
@@ -138,10 +140,10 @@ export class CLIPEncoder extends Module {
     this.layers = Array.from({ length: c.num_hidden_layers }, (_, i) => new CLIPEncoderLayer(vb.pp('layers').pp(i), c));
   }
 
-  /** [N, S, D] -> [N, S, D] */
-  forward(ctx: BuildContext, hiddenStates: Value, causalMask: Value): Value {
+  /** Rows [N*S, D] of N sequences -> [N*S, D] */
+  forward(ctx: BuildContext, hiddenStates: Value, batch: Value, causalMask: Value): Value {
     let h = hiddenStates;
-    for (const layer of this.layers) h = layer.forward(ctx, h, causalMask); // [N, S, D]
+    for (const layer of this.layers) h = layer.forward(ctx, h, batch, causalMask); // [N*S, D]
     return h;
   }
 }
@@ -164,11 +166,13 @@ export class CLIPTextTransformer extends Module {
   /** int64 ids [N, S] -> last_hidden_state [N, S, D]. No padding mask: padded positions are ordinary tokens. */
   forward(ctx: BuildContext, inputIds: Value): Value {
     const o = ctx.ops(this.path);
-    const h = this.embeddings.forward(ctx, inputIds); // [N, S, D]
+    const d = this.config.hidden_size;
+    const batch = o.dim(inputIds, 0, 'batch'); // [1] = N
     const seqLen = o.dim(inputIds, 1, 'seq_len'); // [1] = S
+    const h = o.reshape(this.embeddings.forward(ctx, inputIds), [-1, d], 'rows'); // [N*S, D]
     const mask = o.slice(causalMaskConstant(ctx, this.config.max_position_embeddings), o.i64([0, 0]), o.concat([seqLen, seqLen], 0), [2, 3], 'causal_mask'); // [1, 1, S, S]
-    const encoded = this.encoder.forward(ctx, h, mask); // [N, S, D]
-    return this.final_layer_norm.forward(ctx, encoded); // [N, S, D]
+    const encoded = this.encoder.forward(ctx, h, batch, mask); // [N*S, D]
+    return o.reshape(this.final_layer_norm.forward(ctx, encoded), [batch, seqLen, d], 'sequences'); // [N, S, D]
   }
 }
 

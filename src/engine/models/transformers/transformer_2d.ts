@@ -7,6 +7,7 @@ import { GroupNorm } from '../../nn/normalization.js';
 import type { Value } from '../../onnx/graph_builder.js';
 import type { VarBuilder } from '../../weights/var_builder.js';
 import { BasicTransformerBlock } from '../attention.js';
+import type { Context } from '../attention_processor.js';
 
 export interface Transformer2DModelOptions {
   numAttentionHeads?: number;
@@ -47,19 +48,20 @@ export class Transformer2DModel extends Module {
   }
 
   /**
-   * [N, C, H, W] -> [N, C, H, W], attention over the H*W positions of each image. With `perVideoContext`,
-   * N = B*F and encoderHiddenStates is [B, L, D] (see Attention).
+   * [N, C, H, W] -> [N, C, H, W], attention over the H*W positions of each image; `context` are the text
+   * states (per video: see Attention's Context).
    */
-  forward(ctx: BuildContext, hiddenStates: Value, encoderHiddenStates?: Value, perVideoContext = false): Value {
+  forward(ctx: BuildContext, hiddenStates: Value, context?: Context): Value {
     const o = ctx.ops(this.path);
     const C = this.inChannels;
     const residual = hiddenStates; // [N, C, H, W]
+    const images = o.dim(hiddenStates, 0, 'images'); // [1] = N
     const normed = this.norm.forward(ctx, hiddenStates); // [N, C, H, W]
-    let h = o.transpose(o.reshape(normed, [0, C, -1]), [0, 2, 1], 'to_tokens'); // [N, HW, C]
-    h = this.proj_in.forward(ctx, h); // [N, HW, inner]
-    for (const block of this.transformer_blocks) h = block.forward(ctx, h, encoderHiddenStates, perVideoContext); // [N, HW, inner]
-    h = this.proj_out.forward(ctx, h); // [N, HW, C]
-    const spatial = o.reshape(o.transpose(h, [0, 2, 1], 'to_spatial'), o.shape(residual)); // [N, C, H, W]
+    let h = o.reshape(o.transpose(o.reshape(normed, [0, C, -1]), [0, 2, 1], 'to_tokens'), [-1, C], 'rows'); // [N*HW, C]
+    h = this.proj_in.forward(ctx, h); // [N*HW, inner]
+    for (const block of this.transformer_blocks) h = block.forward(ctx, h, [images, -1], context); // [N*HW, inner]
+    h = this.proj_out.forward(ctx, h); // [N*HW, C]
+    const spatial = o.reshape(o.transpose(o.reshape(h, [images, -1, C], 'tokens'), [0, 2, 1], 'to_spatial'), o.shape(residual)); // [N, C, H, W]
     return o.add(spatial, residual, 'residual'); // [N, C, H, W]
   }
 }

@@ -2,12 +2,13 @@
 // get_up_block, UNetMidBlock3DCrossAttn, CrossAttnDownBlock3D, DownBlock3D, CrossAttnUpBlock3D, UpBlock3D.
 //
 // Hidden states are [B*F, C, H, W] (frames folded into the batch); `numFrames` is a 1-element int64 tensor;
-// temb is [B*F, T]; encoder_hidden_states are per video [B, L, D] (see Attention's perVideoContext).
+// temb is [B*F, T]; encoder_hidden_states are per video, not repeated over frames (see Attention's Context).
 // A block's `num_attention_heads` is the config's attention_head_dim (diffusers' historical naming): its
 // transformers get out_channels // num_attention_heads heads of num_attention_heads channels each.
 import { type BuildContext, Module } from '../../nn/module.js';
 import type { Value } from '../../onnx/graph_builder.js';
 import type { VarBuilder } from '../../weights/var_builder.js';
+import type { Context } from '../attention_processor.js';
 import { Downsample2D } from '../downsampling.js';
 import { ResnetBlock2D, TemporalConvLayer } from '../resnet.js';
 import { Transformer2DModel } from '../transformers/transformer_2d.js';
@@ -16,7 +17,8 @@ import { Upsample2D } from '../upsampling.js';
 
 export interface BlockContext {
   temb: Value;
-  encoderHiddenStates: Value;
+  /** encoder_hidden_states as rows [B*L, D] grouped per video. */
+  context: Context;
   numFrames: Value;
 }
 
@@ -107,7 +109,7 @@ export class UNetMidBlock3DCrossAttn extends Module {
     let h = this.resnets[0]!.forward(ctx, hiddenStates, b.temb); // [BF, C, H, W]
     h = this.temp_convs[0]!.forward(ctx, h, b.numFrames); // [BF, C, H, W]
     for (let i = 0; i < this.attentions.length; i++) {
-      h = this.attentions[i]!.forward(ctx, h, b.encoderHiddenStates, true); // [BF, C, H, W]
+      h = this.attentions[i]!.forward(ctx, h, b.context); // [BF, C, H, W]
       h = this.temp_attentions[i]!.forward(ctx, h, b.numFrames); // [BF, C, H, W]
       h = this.resnets[i + 1]!.forward(ctx, h, b.temb); // [BF, C, H, W]
       h = this.temp_convs[i + 1]!.forward(ctx, h, b.numFrames); // [BF, C, H, W]
@@ -146,7 +148,7 @@ export class CrossAttnDownBlock3D extends Module {
     for (let i = 0; i < this.resnets.length; i++) {
       h = this.resnets[i]!.forward(ctx, h, b.temb); // [BF, out, H, W]
       h = this.temp_convs[i]!.forward(ctx, h, b.numFrames); // [BF, out, H, W]
-      h = this.attentions[i]!.forward(ctx, h, b.encoderHiddenStates, true); // [BF, out, H, W]
+      h = this.attentions[i]!.forward(ctx, h, b.context); // [BF, out, H, W]
       h = this.temp_attentions[i]!.forward(ctx, h, b.numFrames); // [BF, out, H, W]
       outputStates.push(h);
     }
@@ -224,7 +226,7 @@ export class CrossAttnUpBlock3D extends Module {
       h = o.concat([h, skips.pop()!], 1, `cat_skip${i}`); // [BF, prev + skip, H, W]
       h = this.resnets[i]!.forward(ctx, h, b.temb); // [BF, out, H, W]
       h = this.temp_convs[i]!.forward(ctx, h, b.numFrames); // [BF, out, H, W]
-      h = this.attentions[i]!.forward(ctx, h, b.encoderHiddenStates, true); // [BF, out, H, W]
+      h = this.attentions[i]!.forward(ctx, h, b.context); // [BF, out, H, W]
       h = this.temp_attentions[i]!.forward(ctx, h, b.numFrames); // [BF, out, H, W]
     }
     for (const upsampler of this.upsamplers ?? []) h = upsampler.forward(ctx, h, upsampleSize); // [BF, out, H', W']

@@ -158,7 +158,8 @@ export class UNet3DConditionModel extends Module {
     const emb = this.time_embedding.forward(ctx, tEmb); // [B, T]
     const timeEmbedDim = c.block_out_channels[0]! * 4;
     const embPerFrame = o.reshape(o.expand(o.unsqueeze(emb, [1]), o.shapeOf([1, numFrames, 1]), 'repeat_interleave'), [-1, timeEmbedDim]); // [BF, T]
-    const blockContext: BlockContext = { temb: embPerFrame, encoderHiddenStates: inputs.encoderHiddenStates, numFrames };
+    const context = { tokens: o.reshape(inputs.encoderHiddenStates, [-1, c.cross_attention_dim], 'context_rows'), sequences: [batch, -1] }; // [B*L, D]
+    const blockContext: BlockContext = { temb: embPerFrame, context, numFrames };
 
     // 2. pre-process
     const frames = o.reshape(o.transpose(sample, [0, 2, 1, 3, 4], 'to_frames'), o.shapeOf([-1, c.in_channels, hw])); // [BF, Cin, H, W]
