@@ -1,22 +1,23 @@
-// Writes a GraphBuilder graph as an .onnx file, with its weights either inside the protobuf or in an external data
-// file beside it (required above protobuf's 2 GB limit; ONNX Runtime memory-maps it when loading by path). Weights
-// are read one at a time while writing, so memory stays at about one tensor whatever the model size.
+// Writes a GraphBuilder graph as an .onnx file, with its weights in an external data file beside it (required
+// above protobuf's 2 GB limit; ONNX Runtime maps it when loading by path) or inside the protobuf. With external
+// data, weights are read and written one at a time, so memory stays at about one tensor whatever the model size.
 import { open, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { float32ToHalfBits } from '../weights/dtypes.js';
 import { BYTES_PER_ELEMENT, type DataType, type Dim, type GraphBuilder, type GraphIO, type HostData, type Initializer, OPSET_IMPORTS, ONNX_DATA_TYPE, numel } from './graph_builder.js';
 import { type DimensionProto, encodeModel, IR_VERSION, type ModelProto, type TensorProto, type ValueInfoProto } from './proto.js';
 
-/** protobuf cannot encode a message of 2 GiB or more. */
-const PROTOBUF_LIMIT = 2 ** 31 - 1;
 /** Tensors at least this large go to the external data file when external data is used. */
 const EXTERNAL_MIN_BYTES = 1024;
 /** Offsets in the data file are page aligned so that ONNX Runtime can memory-map it. */
 const EXTERNAL_ALIGNMENT = 4096;
 
 export interface WriteModelOptions {
-  /** 'auto' (default) stores weights externally only when the model would not fit in one protobuf. */
-  externalData?: boolean | 'auto';
+  /**
+   * Store weights in `${modelPath}.data` (default true): required above protobuf's 2 GB limit, and at any size
+   * it keeps writing memory at one tensor and loads as fast (ONNX Runtime maps the file). false embeds them.
+   */
+  externalData?: boolean;
   /** Key/value pairs stored in the model's metadata_props. */
   metadata?: Record<string, string>;
   /** Called after each weight is written. */
@@ -69,7 +70,7 @@ async function readData(init: Initializer): Promise<Uint8Array> {
 export async function writeModel(graph: GraphBuilder, modelPath: string, options: WriteModelOptions = {}): Promise<WrittenModel> {
   const inits = [...graph.initializers.values()];
   const weightBytes = inits.reduce((sum, init) => sum + byteSize(init), 0);
-  const external = options.externalData === 'auto' || options.externalData === undefined ? weightBytes > PROTOBUF_LIMIT - 64 * 2 ** 20 : options.externalData;
+  const external = options.externalData ?? true;
   const dataPath = `${modelPath}.data`;
   const tensors: TensorProto[] = [];
   let done = 0;

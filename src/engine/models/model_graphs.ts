@@ -1,0 +1,181 @@
+// From a diffusers pipeline folder to cached ONNX graphs: text_encoder/ -> CLIPTextModel, unet/ ->
+// UNet3DConditionModel, vae/ -> the AutoencoderKL decoder. Each component's config.json and safetensors weights
+// (the `.fp16` variant preferred for fp16 graphs, the full-precision file for fp32; sharded checkpoints through
+// their `.index.json`) are checked strictly, built into a graph and cached by GraphCache.
+import { readFile, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import type { FloatType } from '../nn/module.js';
+import { type CacheProgress, GraphCache } from '../onnx/cache.js';
+import type { GraphBuilder } from '../onnx/graph_builder.js';
+import { writeModel } from '../onnx/serialize.js';
+import { SafetensorsWeights, VarBuilder } from '../weights/var_builder.js';
+import { type AutoencoderKLConfig, buildVaeDecoderGraph, parseAutoencoderKLConfig, VAE_ENCODER_KEY_PREFIXES } from './autoencoders/autoencoder_kl.js';
+import { buildTextEncoderGraph, CLIP_IGNORED_KEY_PREFIXES, type CLIPTextConfig, parseCLIPTextConfig } from './clip/modeling_clip.js';
+import { ModelConfigError } from './model_config.js';
+import { buildUNet3DGraph, parseUNet3DConditionConfig, type UNet3DConditionConfig } from './unets/unet_3d_condition.js';
+
+/**
+ * Version of the graph-building code, part of every cache key: bump it whenever a change to src/engine/onnx,
+ * nn or models changes the graphs built from the same weights (test/engine/graph_fingerprint.test.ts fails until
+ * the recorded fingerprint and this version are updated together).
+ */
+export const GRAPH_BUILDER_VERSION = 1;
+
+export type NetworkName = 'text_encoder' | 'unet' | 'vae_decoder';
+export type ComponentName = 'text_encoder' | 'unet' | 'vae';
+
+export const COMPONENT_OF: Record<NetworkName, ComponentName> = { text_encoder: 'text_encoder', unet: 'unet', vae_decoder: 'vae' };
+
+/** Base name of the weights file in each component folder (transformers vs diffusers naming). */
+const WEIGHTS_NAME: Record<ComponentName, string> = { text_encoder: 'model', unet: 'diffusion_pytorch_model', vae: 'diffusion_pytorch_model' };
+
+export interface ModelConfigs {
+  text_encoder: CLIPTextConfig;
+  unet: UNet3DConditionConfig;
+  vae: AutoencoderKLConfig;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * The safetensors files of a component: `<name>[.fp16].safetensors`, or the shards listed by
+ * `<name>[.fp16].safetensors.index.json`. fp16 graphs prefer the .fp16 variant, fp32 graphs the full file; either
+ * falls back to the other (values convert exactly to float32, or round to float16 as the GPU would).
+ */
+export async function findWeightFiles(modelDir: string, component: ComponentName, dtype: FloatType): Promise<string[]> {
+  const dir = join(modelDir, component);
+  const name = WEIGHTS_NAME[component];
+  const variants = dtype === 'float16' ? [`${name}.fp16`, name] : [name, `${name}.fp16`];
+  for (const variant of variants) {
+    const single = join(dir, `${variant}.safetensors`);
+    if (await exists(single)) return [single];
+    const index = join(dir, `${variant}.safetensors.index.json`);
+    if (await exists(index)) {
+      const { weight_map: weightMap } = JSON.parse(await readFile(index, 'utf8')) as { weight_map?: Record<string, string> };
+      if (!weightMap) throw new ModelConfigError(index, 'no weight_map in the index');
+      return [...new Set(Object.values(weightMap))].sort().map((f) => join(dir, f));
+    }
+  }
+  const bin = join(dir, `${name}.bin`);
+  const hint = (await exists(bin)) ? ` (found ${basename(bin)}: PyTorch pickles are not read; convert to safetensors)` : '';
+  throw new ModelConfigError(dir, `no weights: expected ${variants.map((v) => `${v}.safetensors`).join(' or ')}${hint}`);
+}
+
+export async function readComponentConfig<C extends ComponentName>(modelDir: string, component: C): Promise<ModelConfigs[C]> {
+  const path = join(modelDir, component, 'config.json');
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (e) {
+    throw new ModelConfigError(path, `cannot read config: ${(e as Error).message}`);
+  }
+  const parse = { text_encoder: parseCLIPTextConfig, unet: parseUNet3DConditionConfig, vae: parseAutoencoderKLConfig }[component];
+  return parse(json, path) as ModelConfigs[C];
+}
+
+/** The identity of weight files for cache keys: name, size, modification time and a hash of the header. */
+export async function weightsIdentity(weights: SafetensorsWeights): Promise<unknown[]> {
+  return Promise.all(
+    weights.files.map(async (f) => ({
+      file: basename(f.path),
+      size: f.fileSize,
+      mtimeMs: (await stat(f.path)).mtimeMs,
+      header: createHash('sha256').update(f.headerBytes).digest('hex'),
+    })),
+  );
+}
+
+/** Builds the graph of `network` from its config and a VarBuilder over its weights. */
+export function buildNetworkGraph(network: NetworkName, vb: VarBuilder, configs: Pick<ModelConfigs, ComponentName>, dtype: FloatType): GraphBuilder {
+  switch (network) {
+    case 'text_encoder':
+      return buildTextEncoderGraph(vb, configs.text_encoder, { dtype }).graph;
+    case 'unet':
+      return buildUNet3DGraph(vb, configs.unet, { dtype }).graph;
+    case 'vae_decoder':
+      return buildVaeDecoderGraph(vb, configs.vae, { dtype }).graph;
+  }
+}
+
+/** Checkpoint keys each network may leave unused. */
+const IGNORED_KEY_PREFIXES: Record<NetworkName, readonly string[]> = {
+  text_encoder: CLIP_IGNORED_KEY_PREFIXES,
+  unet: [],
+  vae_decoder: VAE_ENCODER_KEY_PREFIXES,
+};
+
+export type LoadProgress = (CacheProgress | { phase: 'write'; name: string; bytesDone: number; bytesTotal: number }) & { network: NetworkName };
+
+export interface LoadModelGraphsOptions {
+  /** A diffusers pipeline folder (model_index.json, text_encoder/, unet/, vae/, ...). */
+  modelDir: string;
+  dtype: FloatType;
+  /** Where built graphs are cached (created when missing). */
+  cacheDir: string;
+  /** Which graphs to load (default: all three). */
+  networks?: readonly NetworkName[];
+  onProgress?: (progress: LoadProgress) => void;
+}
+
+export interface ModelGraphs {
+  dtype: FloatType;
+  /** Path of each requested network's model.onnx. */
+  paths: Partial<Record<NetworkName, string>>;
+  /** Whether each came from the cache without building. */
+  cacheHits: Partial<Record<NetworkName, boolean>>;
+  configs: ModelConfigs;
+}
+
+/**
+ * The ONNX graphs of a diffusers text-to-video folder, built on first use and cached. Fails with
+ * ModelConfigError (config), SafetensorsError (file) or WeightsMismatchError (names/shapes/dtypes) naming the
+ * first problem.
+ */
+export async function loadModelGraphs(options: LoadModelGraphsOptions): Promise<ModelGraphs> {
+  const modelDir = resolve(options.modelDir);
+  const networks = options.networks ?? (['text_encoder', 'unet', 'vae_decoder'] as const);
+  const configs: ModelConfigs = {
+    text_encoder: await readComponentConfig(modelDir, 'text_encoder'),
+    unet: await readComponentConfig(modelDir, 'unet'),
+    vae: await readComponentConfig(modelDir, 'vae'),
+  };
+  const cache = new GraphCache(options.cacheDir);
+  const result: ModelGraphs = { dtype: options.dtype, paths: {}, cacheHits: {}, configs };
+  for (const network of networks) {
+    const component = COMPONENT_OF[network];
+    const weights = await SafetensorsWeights.open(await findWeightFiles(modelDir, component, options.dtype));
+    try {
+      const spec = {
+        name: network,
+        dtype: options.dtype,
+        source: `${modelDir}#${network}`,
+        identity: { builder: GRAPH_BUILDER_VERSION, config: configs[component], weights: await weightsIdentity(weights) },
+      };
+      const progress = (p: CacheProgress): void => options.onProgress?.({ ...p, network });
+      const cached = await cache.getOrBuild(
+        spec,
+        async (modelPath) => {
+          const vb = VarBuilder.from(weights);
+          const graph = buildNetworkGraph(network, vb, configs, options.dtype);
+          vb.check({ ignoreUnusedPrefixes: IGNORED_KEY_PREFIXES[network] });
+          await writeModel(graph, modelPath, {
+            metadata: { network, dtype: options.dtype, builder_version: String(GRAPH_BUILDER_VERSION) },
+            onProgress: (bytesDone, bytesTotal) => options.onProgress?.({ phase: 'write', name: network, network, bytesDone, bytesTotal }),
+          });
+        },
+        progress,
+      );
+      result.paths[network] = cached.modelPath;
+      result.cacheHits[network] = cached.hit;
+    } finally {
+      await weights.close();
+    }
+  }
+  return result;
+}
