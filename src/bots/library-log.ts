@@ -2,15 +2,8 @@
 // logger with secrets removed. Both libraries write tokens and capability URLs into their debug lines: discord.js its
 // partly censored bot token and REST routes that embed interaction tokens (`/webhooks/{app}/{token}`), Bolt every
 // incoming body (with the legacy verification `token` and `response_url`) and Socket Mode URLs (with a `ticket`).
-// Redacting at this one choke point keeps them out of logs whatever level the operator picks.
-
-/** The subset of a pino logger the chat factories need; pass `logger.child({ component: 'discord.js' })` or similar. */
-export interface LogSink {
-  debug(message: string): void;
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
+// Redacting at this one choke point keeps them out of logs whatever level the operator picks; src/log.ts then also
+// masks the configured secret values in every line, but it cannot know interaction tokens, tickets or response URLs.
 
 const REDACTED = '[redacted]';
 

@@ -21,7 +21,7 @@ import {
   type Interaction,
 } from 'discord.js';
 import { createDiscordClient, type DiscordClientOptions } from '../../src/bots/discord/client.js';
-import type { LogSink } from '../../src/bots/library-log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import { startFakeDiscord, type DiscordRequest, type FakeDiscord, type FakeDiscordOptions } from '../fakes/discord.js';
 
 const WAIT_MS = 5_000;
@@ -33,15 +33,11 @@ const videoCommand = new SlashCommandBuilder()
   .addIntegerOption((o) => o.setName('frames').setDescription('Number of frames').setMinValue(1).setMaxValue(64))
   .toJSON();
 
-function captureLogs(): { sink: LogSink; lines: string[] } {
+/** A real logger from src/log.ts at debug level whose JSON lines are kept for inspection. */
+function captureLogs(): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
-  const sink: LogSink = {
-    debug: (m) => lines.push(`debug ${m}`),
-    info: (m) => lines.push(`info ${m}`),
-    warn: (m) => lines.push(`warn ${m}`),
-    error: (m) => lines.push(`error ${m}`),
-  };
-  return { sink, lines };
+  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
+  return { logger, lines };
 }
 
 interface Bot {
@@ -56,13 +52,13 @@ async function startBot(
   clientOptions: (fake: FakeDiscord) => Partial<DiscordClientOptions> = () => ({}),
 ): Promise<Bot> {
   const fake = await startFakeDiscord(fakeOptions);
-  const { sink, lines } = captureLogs();
+  const { logger, lines } = captureLogs();
   const client = createDiscordClient({
     token: fake.token,
     restApi: fake.restApi,
     retries: 0,
     timeout: 5_000,
-    logger: sink,
+    logger,
     ...clientOptions(fake),
   });
   t.after(async () => {
@@ -169,7 +165,12 @@ test('ready, command registration, deferred slash command, @original with a file
 
   assert.deepEqual(fake.requests.items.filter((r) => r.status >= 400), [], 'no request failed');
   const everything = logs.join('\n');
-  assert.ok(logs.some((l) => l.startsWith('debug Provided token: [redacted]')), 'discord.js debug output reaches the logger');
+  const provided = logs.map((l) => JSON.parse(l) as { msg: string; lib: string; level: number }).find((l) => l.msg.startsWith('Provided token'));
+  assert.deepEqual(provided && { msg: provided.msg, lib: provided.lib, level: provided.level }, {
+    msg: 'Provided token: [redacted]',
+    lib: 'discord.js',
+    level: 20,
+  }, 'discord.js debug output reaches the logger, redacted');
   assert.ok(!everything.includes(fake.token), 'the bot token never reaches the log');
   assert.ok(!everything.includes(fake.token.split('.')[0]!), 'not even the first part discord.js leaves uncensored');
   assert.ok(!everything.includes(sent.token), 'interaction tokens never reach the log');
@@ -339,8 +340,8 @@ test('a command definition Discord rejects fails registration with 50035', async
 });
 
 test('createDiscordClient explains bad settings', () => {
-  const logger = captureLogs().sink;
-  assert.throws(() => createDiscordClient({ token: '  ', logger }), /bot token is empty.*Developer Portal/);
+  const { logger } = captureLogs();
+  assert.throws(() => createDiscordClient({ token: '  ', logger }), /DISCORD_TOKEN\) is empty.*Developer Portal/);
   assert.throws(
     () => createDiscordClient({ token: 'abc', restApi: 'https://proxy.example/api/v10', logger }),
     /must not include the API version.*Use https:\/\/proxy\.example\/api instead/,

@@ -23,6 +23,7 @@ import {
   RESTJSONErrorCodes,
 } from 'discord.js';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { DISCORD_BOT_PERMISSION_BITS } from '../../src/bots/discord/invite.js';
 import { Recorder } from './recorder.js';
 
 /** A JSON object as it travels on the wire. */
@@ -170,15 +171,8 @@ type Handler = (request: ParsedRequest, params: string[]) => Reply | Promise<Rep
 const DISCORD_EPOCH = 1_420_070_400_000n;
 const MAX_CONTENT_LENGTH = 2000;
 const MAX_CUSTOM_ID_LENGTH = 100;
-/** What the invite URL grants (src/bots/discord/invite.ts); `app_permissions` of each interaction derives from it. */
-const BOT_CHANNEL_PERMISSIONS =
-  PermissionFlagsBits.ViewChannel |
-  PermissionFlagsBits.SendMessages |
-  PermissionFlagsBits.SendMessagesInThreads |
-  PermissionFlagsBits.CreatePublicThreads |
-  PermissionFlagsBits.AttachFiles |
-  PermissionFlagsBits.EmbedLinks |
-  PermissionFlagsBits.ReadMessageHistory;
+/** The bot holds what its invite URL grants; each interaction's `app_permissions` derives from it. */
+const BOT_CHANNEL_PERMISSIONS = DISCORD_BOT_PERMISSION_BITS;
 const MEMBER_PERMISSIONS =
   PermissionFlagsBits.ViewChannel |
   PermissionFlagsBits.SendMessages |

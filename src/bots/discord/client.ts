@@ -14,7 +14,8 @@ import {
   type RESTOptions,
   type ResponseLike,
 } from 'discord.js';
-import { createRedactor, formatLogArgs, type LogSink } from '../library-log.js';
+import type { Logger } from '../../log.js';
+import { createRedactor, formatLogArgs } from '../library-log.js';
 
 export interface DiscordClientOptions {
   /** The bot token (Developer Portal → your application → Bot). A leading `Bot ` is tolerated. */
@@ -27,8 +28,8 @@ export interface DiscordClientOptions {
   retries?: number;
   /** Milliseconds before a REST request is aborted (discord.js default 15000). */
   timeout?: number;
-  /** Receives discord.js' debug, warning and error output, with tokens redacted. */
-  logger: LogSink;
+  /** Receives discord.js' debug, warning and error output (as child `{ lib: 'discord.js' }`), tokens redacted. */
+  logger: Logger;
 }
 
 /**
@@ -54,7 +55,7 @@ export function createDiscordClient(options: DiscordClientOptions): Client {
   });
   client.token = token;
   client.rest.setToken(token);
-  routeLibraryLogs(client, options.logger, createRedactor([token]));
+  routeLibraryLogs(client, options.logger.child({ lib: 'discord.js' }), createRedactor([token]));
   return client;
 }
 
@@ -76,7 +77,7 @@ function withGatewayUrl(gatewayUrl: string): RESTOptions['makeRequest'] {
   };
 }
 
-function routeLibraryLogs(client: Client, logger: LogSink, redact: (text: string) => string): void {
+function routeLibraryLogs(client: Client, logger: Logger, redact: (text: string) => string): void {
   client.on(Events.Debug, (message) => logger.debug(redact(message)));
   client.on(Events.Warn, (message) => logger.warn(redact(message)));
   // Without an `error` listener Node would throw the event and end the process.
@@ -96,10 +97,12 @@ function checkedToken(raw: string): string {
   const token = raw.trim().replace(/^(Bot|Bearer)\s+/i, '');
   if (token === '') {
     throw new Error(
-      'The Discord bot token is empty. Copy it from the Discord Developer Portal (your application → Bot → Reset Token).',
+      'The Discord bot token (DISCORD_TOKEN) is empty. Copy it from the Discord Developer Portal (your application → Bot → Reset Token).',
     );
   }
-  if (/\s/.test(token)) throw new Error('The Discord bot token contains whitespace; paste the token alone, on one line.');
+  if (/\s/.test(token)) {
+    throw new Error('The Discord bot token (DISCORD_TOKEN) contains whitespace; paste the token alone, on one line.');
+  }
   return token;
 }
 
