@@ -77,7 +77,8 @@ export async function hubErrorFromResponse(response: Response, context: HubReque
   }
   if (errorCode === 'RepoNotFound' || status === 401) {
     return new HubError(
-      'unauthorized',
+      // huggingface.co answers 401 for unknown and private repositories alike; some mirrors answer 404.
+      status === 404 ? 'not_found' : 'unauthorized',
       `repository ${repoId} was not found at ${endpoint}, or it is private (HTTP ${status})${detail}. Check the repo id; ` +
         (hasToken ? 'check that HF_TOKEN is valid and can read this repository.' : 'for a private repository set HF_TOKEN to an access token.'),
       status,
