@@ -64,3 +64,7 @@ test('other CLIP configs pad with <|endoftext|>', () => {
 test('a folder without vocab.json fails with a message naming the file', async () => {
   await assert.rejects(CLIPTokenizer.fromPretrained('test/fixtures/goldens/scheduler'), /vocab\.json/);
 });
+
+test('upper-case special-token strings still map to the special ids, as in the slow tokenizer', () => {
+  assert.deepEqual(tokenizer.encode('<|STARTOFTEXT|>'), [49406]);
+});

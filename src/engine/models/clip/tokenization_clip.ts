@@ -57,6 +57,10 @@ const NO_LIMIT_SENTINEL = 1e29;
 // size minus the byte symbols and the two special tokens); extra lines in a file are ignored.
 const MAX_MERGES = 49152 - 256 - 2;
 
+// A long-running bot sees an open-ended stream of words; past this many cached BPE results the cache
+// starts over rather than growing without bound (about 100 bytes per entry).
+const MAX_CACHED_WORDS = 100_000;
+
 // CLIP's pre-tokenisation pattern, run on already lower-cased text.
 const CLIP_PATTERN =
   /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+/giu;
@@ -96,6 +100,13 @@ export class CLIPTokenizer {
     this.specialTokens = [...specials]
       .map((token): [string, number] => [token, this.encoder.get(token) ?? this.unkTokenId])
       .sort((a, b) => b[0].length - a[0].length);
+    this.seedCache();
+  }
+
+  // The slow tokenizer maps the special-token strings to themselves, reached when an upper-case
+  // <|STARTOFTEXT|> escapes the special-token split and is lower-cased into one.
+  private seedCache(): void {
+    this.cache.clear();
     this.cache.set('<|startoftext|>', ['<|startoftext|>']);
     this.cache.set('<|endoftext|>', ['<|endoftext|>']);
   }
@@ -207,6 +218,7 @@ export class CLIPTokenizer {
       }
       symbols = merged;
     }
+    if (this.cache.size >= MAX_CACHED_WORDS) this.seedCache();
     this.cache.set(word, symbols);
     return symbols;
   }
