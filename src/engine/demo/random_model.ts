@@ -1,0 +1,120 @@
+// A diffusers text-to-video folder whose weights are seeded random numbers: the configs (and tokenizer,
+// scheduler) of a folder without weights, plus one safetensors file per component holding exactly the tensors
+// the graphs ask for, each drawn by `randomWeights(seed)` from its key alone. Used for the built-in demo model
+// and for the benchmark model; the same seed always gives the same bytes.
+import { randomBytes } from 'node:crypto';
+import { cp, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { buildNetworkGraph, type ComponentName, type ModelConfigs, type NetworkName, readComponentConfig } from '../models/model_graphs.js';
+import { randomWeights } from '../weights/random_weights.js';
+import { VarBuilder } from '../weights/var_builder.js';
+
+/** Which graph's tensors go into each component's weights file (the VAE gets its decoder only). */
+const WEIGHTS: { component: ComponentName; network: NetworkName; file: string }[] = [
+  { component: 'text_encoder', network: 'text_encoder', file: 'model.safetensors' },
+  { component: 'unet', network: 'unet', file: 'diffusion_pytorch_model.safetensors' },
+  { component: 'vae', network: 'vae_decoder', file: 'diffusion_pytorch_model.safetensors' },
+];
+
+/** Written last into a finished folder; a folder without it (or with other values) is rebuilt. */
+const MARKER = 't2v-random-weights.json';
+
+export interface RandomModelMarker {
+  seed: number;
+  /** Changes whenever the way weights are drawn or laid out changes. */
+  version: number;
+}
+
+export interface RandomModelProgress {
+  component: ComponentName;
+  tensorsDone: number;
+  tensorsTotal: number;
+}
+
+/** Bumped when the tensors written for the same configs and seed would change. */
+export const RANDOM_MODEL_VERSION = 1;
+
+async function readMarker(dir: string): Promise<RandomModelMarker | null> {
+  try {
+    return JSON.parse(await readFile(join(dir, MARKER), 'utf8')) as RandomModelMarker;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Streams float32 tensors into a safetensors file one at a time (header first, offsets known from the shapes),
+ * so a large model never sits in memory whole.
+ */
+async function writeSafetensorsStreaming(path: string, tensors: ReadonlyMap<string, readonly number[]>, produce: (key: string, shape: readonly number[]) => Float32Array, onTensor: () => void): Promise<void> {
+  const keys = [...tensors.keys()].sort();
+  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
+  let offset = 0;
+  for (const key of keys) {
+    const bytes = tensors.get(key)!.reduce((a, b) => a * b, 1) * 4;
+    header[key] = { dtype: 'F32', shape: tensors.get(key), data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+  const headerBytes = Buffer.from(json, 'utf8');
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(headerBytes.length));
+  const file = await open(path, 'w');
+  try {
+    await file.write(length);
+    await file.write(headerBytes);
+    for (const key of keys) {
+      const data = produce(key, tensors.get(key)!);
+      await file.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      onTensor();
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+/** The tensors (key -> shape) a network's graph reads, from building it over placeholder weights. */
+function requiredTensors(network: NetworkName, configs: ModelConfigs): ReadonlyMap<string, readonly number[]> {
+  const vb = VarBuilder.placeholder();
+  buildNetworkGraph(network, vb, configs, 'float32');
+  return vb.usedKeys();
+}
+
+/**
+ * `dest` as a copy of `configDir` (configs, tokenizer, scheduler) with seeded random weights, created when
+ * missing or made with another seed or version. Built in a temporary folder beside `dest` and renamed into place,
+ * so `dest` is never half-written. Returns `dest`.
+ */
+export async function materializeRandomModel(configDir: string, dest: string, seed: number, onProgress?: (p: RandomModelProgress) => void): Promise<string> {
+  const marker = await readMarker(dest);
+  if (marker?.seed === seed && marker.version === RANDOM_MODEL_VERSION) return dest;
+  const configs: ModelConfigs = {
+    text_encoder: await readComponentConfig(configDir, 'text_encoder'),
+    unet: await readComponentConfig(configDir, 'unet'),
+    vae: await readComponentConfig(configDir, 'vae'),
+  };
+  await mkdir(dirname(dest), { recursive: true });
+  const tmp = `${dest}.tmp-${randomBytes(6).toString('hex')}`;
+  try {
+    await cp(configDir, tmp, { recursive: true });
+    const fill = randomWeights(seed);
+    for (const { component, network, file } of WEIGHTS) {
+      const tensors = requiredTensors(network, configs);
+      let tensorsDone = 0;
+      await writeSafetensorsStreaming(join(tmp, component, file), tensors, fill, () => onProgress?.({ component, tensorsDone: ++tensorsDone, tensorsTotal: tensors.size }));
+    }
+    await writeFile(join(tmp, MARKER), JSON.stringify({ seed, version: RANDOM_MODEL_VERSION } satisfies RandomModelMarker));
+    await rm(dest, { recursive: true, force: true });
+    try {
+      await rename(tmp, dest);
+    } catch (error) {
+      // Another process finished the same folder first; theirs is as good as ours.
+      const theirs = await readMarker(dest);
+      if (theirs?.seed !== seed || theirs.version !== RANDOM_MODEL_VERSION) throw error;
+    }
+  } finally {
+    if (await stat(tmp).then(() => true, () => false)) await rm(tmp, { recursive: true, force: true });
+  }
+  return dest;
+}
