@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { AutoencoderKLConfig } from '../../models/autoencoders/autoencoder_kl.js';
 import { CLIPTokenizer } from '../../models/clip/tokenization_clip.js';
+import { ModelConfigError } from '../../models/model_config.js';
 import { type LoadProgress, loadModelGraphs, type ModelGraphs, type NetworkName } from '../../models/model_graphs.js';
 import type { UNet3DConditionConfig } from '../../models/unets/unet_3d_condition.js';
 import type { FloatType } from '../../nn/module.js';
@@ -178,8 +179,11 @@ export class TextToVideoSDPipeline {
    * OrtSessionError.
    */
   static async fromPretrained(modelDir: string, options: FromPretrainedOptions): Promise<{ pipeline: TextToVideoSDPipeline; graphs: ModelGraphs }> {
-    const tokenizer = await CLIPTokenizer.fromPretrained(join(modelDir, 'tokenizer'));
-    const scheduler = await DDIMScheduler.fromPretrained(join(modelDir, 'scheduler'));
+    const asModelProblem = (folder: string) => (error: unknown) => {
+      throw new ModelConfigError(join(modelDir, folder), (error as Error).message);
+    };
+    const tokenizer = await CLIPTokenizer.fromPretrained(join(modelDir, 'tokenizer')).catch(asModelProblem('tokenizer'));
+    const scheduler = await DDIMScheduler.fromPretrained(join(modelDir, 'scheduler')).catch(asModelProblem('scheduler'));
     const graphs = await loadModelGraphs({ modelDir, dtype: options.dtype, cacheDir: options.cacheDir, onProgress: options.onProgress });
     const sessions: ort.InferenceSession[] = [];
     const open = async (network: NetworkName): Promise<ort.InferenceSession> => {
@@ -207,6 +211,14 @@ export class TextToVideoSDPipeline {
       await release();
       throw error;
     }
+  }
+
+  /**
+   * A pipeline sharing these networks with its own scheduler (which holds a call's timesteps), so calls can run
+   * concurrently. Releasing stays with this pipeline.
+   */
+  withScheduler(scheduler: Scheduler): TextToVideoSDPipeline {
+    return new TextToVideoSDPipeline({ ...this.components, scheduler });
   }
 
   /** Releases the ONNX Runtime sessions; the pipeline cannot be called afterwards. */
