@@ -1,7 +1,9 @@
-// Parameter-free activations (torch.nn.SiLU, GELU, transformers' quick_gelu) and diffusers' `get_activation`.
+// Parameter-free activations (torch.nn.SiLU, GELU, Mish, ReLU, transformers' quick_gelu) and the name lookups of
+// diffusers' `get_activation` and transformers' `ACT2FN`.
 import type { Ops, Value } from '../onnx/graph_builder.js';
 
-export type ActivationName = 'silu' | 'swish' | 'gelu' | 'quick_gelu';
+/** diffusers' ACTIVATION_FUNCTIONS keys. */
+export const DIFFUSERS_ACTIVATIONS = ['swish', 'silu', 'mish', 'gelu', 'relu'] as const;
 
 /** x * sigmoid(x): com.microsoft.QuickGelu with alpha 1 is exactly SiLU and runs as one pass on CPU and CUDA. */
 export function silu(o: Ops, x: Value): Value {
@@ -18,7 +20,16 @@ export function quickGelu(o: Ops, x: Value): Value {
   return o.quickGelu(x, 1.702, 'QuickGELU');
 }
 
-/** diffusers `get_activation` / transformers `ACT2FN` for the names the supported configs use. */
+/** x * tanh(softplus(x)) (ONNX Mish, opset 18). */
+export function mish(o: Ops, x: Value): Value {
+  return o.unary('Mish', x, 'Mish');
+}
+
+export function relu(o: Ops, x: Value): Value {
+  return o.unary('Relu', x, 'ReLU');
+}
+
+/** diffusers `get_activation` and transformers `ACT2FN`, for the names these models use. */
 export function activation(name: string): (o: Ops, x: Value) => Value {
   switch (name) {
     case 'silu':
@@ -26,9 +37,13 @@ export function activation(name: string): (o: Ops, x: Value) => Value {
       return silu;
     case 'gelu':
       return gelu;
+    case 'mish':
+      return mish;
+    case 'relu':
+      return relu;
     case 'quick_gelu':
       return quickGelu;
     default:
-      throw new Error(`unsupported activation function ${JSON.stringify(name)} (supported: silu, swish, gelu, quick_gelu)`);
+      throw new Error(`unsupported activation function ${JSON.stringify(name)} (supported: ${[...DIFFUSERS_ACTIVATIONS, 'quick_gelu'].join(', ')})`);
   }
 }

@@ -251,6 +251,10 @@ export class Ops {
   div(a: Value, b: Value, label = 'Div'): Value {
     return this.one('Div', [a, b], a.dtype, {}, label);
   }
+  /** A one-input elementwise operator that keeps the dtype (Relu, Mish, ...). */
+  unary(op: string, x: Value, label = op): Value {
+    return this.one(op, [x], x.dtype, {}, label);
+  }
   sigmoid(x: Value, label = 'Sigmoid'): Value {
     return this.one('Sigmoid', [x], x.dtype, {}, label);
   }

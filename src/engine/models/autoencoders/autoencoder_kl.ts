@@ -1,6 +1,7 @@
 // Mirrors diffusers src/diffusers/models/autoencoders/autoencoder_kl.py (diffusers==0.26.3): AutoencoderKL's
 // decode path (post_quant_conv + Decoder), plus `buildVaeDecoderGraph`. The encoder and quant_conv are not built.
 import { z } from 'zod';
+import { DIFFUSERS_ACTIVATIONS } from '../../nn/activation.js';
 import { Conv2d } from '../../nn/conv.js';
 import { BuildContext, type FloatType, Module } from '../../nn/module.js';
 import { GraphBuilder, type Value } from '../../onnx/graph_builder.js';
@@ -17,7 +18,7 @@ export const AutoencoderKLConfigSchema = z
     up_block_types: z.array(z.literal('UpDecoderBlock2D')).min(1).default(['UpDecoderBlock2D']),
     block_out_channels: z.array(positiveInt()).min(1).default([64]),
     layers_per_block: positiveInt().default(1),
-    act_fn: z.enum(['silu', 'swish']).default('silu'),
+    act_fn: z.enum(DIFFUSERS_ACTIVATIONS).default('silu'),
     latent_channels: positiveInt().default(4),
     norm_num_groups: positiveInt().default(32),
     sample_size: positiveInt().default(32),

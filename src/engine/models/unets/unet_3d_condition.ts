@@ -1,7 +1,7 @@
 // Mirrors diffusers src/diffusers/models/unets/unet_3d_condition.py (diffusers==0.26.3): UNet3DConditionModel,
 // the ModelScope text-to-video denoiser, plus `buildUNet3DGraph` for a standalone ONNX graph.
 import { z } from 'zod';
-import { activation } from '../../nn/activation.js';
+import { activation, DIFFUSERS_ACTIVATIONS } from '../../nn/activation.js';
 import { Conv2d } from '../../nn/conv.js';
 import { BuildContext, type FloatType, Module } from '../../nn/module.js';
 import { GroupNorm } from '../../nn/normalization.js';
@@ -27,7 +27,7 @@ export const UNet3DConditionConfigSchema = z
     layers_per_block: positiveInt().default(2),
     downsample_padding: z.number().int().min(0).default(1),
     mid_block_scale_factor: z.number().positive().default(1),
-    act_fn: z.enum(['silu', 'swish']).default('silu'),
+    act_fn: z.enum(DIFFUSERS_ACTIVATIONS).default('silu'),
     norm_num_groups: positiveInt().default(32),
     norm_eps: z.number().positive().default(1e-5),
     cross_attention_dim: positiveInt().default(1024),
