@@ -64,7 +64,8 @@ test('a corrupted, truncated or unlisted entry is rebuilt', async () => {
 
   // One flipped byte in the middle of the weights.
   const data = await readFile(dataPath);
-  data[data.length >> 1] ^= 0xff;
+  const middle = data.length >> 1;
+  data[middle] = data[middle]! ^ 0xff;
   await writeFile(dataPath, data);
   let events: LoadProgress[] = [];
   let again = await load(modelDir, cacheDir, events);
