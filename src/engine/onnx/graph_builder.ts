@@ -264,9 +264,9 @@ export class Ops {
   cos(x: Value): Value {
     return this.one('Cos', [x], x.dtype);
   }
-  /** Exact (erf) GELU, ONNX opset 20. */
+  /** Exact (erf) GELU as com.microsoft.Gelu, which has CPU and CUDA kernels (same CPU kernel as ONNX Gelu-20). */
   gelu(x: Value, label = 'Gelu'): Value {
-    return this.one('Gelu', [x], x.dtype, {}, label);
+    return this.one('Gelu', [x], x.dtype, {}, label, 'com.microsoft');
   }
   /** x * sigmoid(alpha * x) (com.microsoft; CPU and CUDA kernels). */
   quickGelu(x: Value, alpha: number, label = 'QuickGelu'): Value {
