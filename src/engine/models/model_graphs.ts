@@ -25,7 +25,7 @@ export const GRAPH_BUILDER_VERSION = 2;
 export type NetworkName = 'text_encoder' | 'unet' | 'vae_decoder';
 export type ComponentName = 'text_encoder' | 'unet' | 'vae';
 
-export const COMPONENT_OF: Record<NetworkName, ComponentName> = { text_encoder: 'text_encoder', unet: 'unet', vae_decoder: 'vae' };
+export const COMPONENT_OF = { text_encoder: 'text_encoder', unet: 'unet', vae_decoder: 'vae' } as const satisfies Record<NetworkName, ComponentName>;
 
 /** Base name of the weights file in each component folder (transformers vs diffusers naming). */
 const WEIGHTS_NAME: Record<ComponentName, string> = { text_encoder: 'model', unet: 'diffusion_pytorch_model', vae: 'diffusion_pytorch_model' };
@@ -91,36 +91,95 @@ export async function weightsIdentity(weights: SafetensorsWeights): Promise<unkn
   );
 }
 
-/** Builds the graph of `network` from its config and a VarBuilder over its weights. */
-export function buildNetworkGraph(network: NetworkName, vb: VarBuilder, configs: Pick<ModelConfigs, ComponentName>, dtype: FloatType): GraphBuilder {
-  switch (network) {
-    case 'text_encoder':
-      return buildTextEncoderGraph(vb, configs.text_encoder, { dtype }).graph;
-    case 'unet':
-      return buildUNet3DGraph(vb, configs.unet, { dtype }).graph;
-    case 'vae_decoder':
-      return buildVaeDecoderGraph(vb, configs.vae, { dtype }).graph;
-  }
+/**
+ * How to build one cached graph from one component of the folder. The three networks below are recipes; a
+ * caller can cache its own graph over a component's weights the same way (for example a whole denoising step
+ * that wraps `UNet3DConditionModel.forward` with guidance and the scheduler update).
+ */
+export interface GraphRecipe<C extends ComponentName = ComponentName> {
+  /** Cache entry name: `unet`, `denoise_step`, ... */
+  name: string;
+  component: C;
+  /** Version of the recipe's own graph code, part of the cache key with GRAPH_BUILDER_VERSION. */
+  version: number;
+  build(vb: VarBuilder, config: ModelConfigs[C], dtype: FloatType): GraphBuilder;
+  /** Checkpoint keys the graph may leave unused. */
+  ignoreUnusedPrefixes?: readonly string[];
 }
 
-/** Checkpoint keys each network may leave unused. */
-const IGNORED_KEY_PREFIXES: Record<NetworkName, readonly string[]> = {
-  text_encoder: CLIP_IGNORED_KEY_PREFIXES,
-  unet: [],
-  vae_decoder: VAE_ENCODER_KEY_PREFIXES,
+export const NETWORK_RECIPES: { [N in NetworkName]: GraphRecipe<(typeof COMPONENT_OF)[N]> } = {
+  text_encoder: {
+    name: 'text_encoder',
+    component: 'text_encoder',
+    version: 1,
+    build: (vb, config, dtype) => buildTextEncoderGraph(vb, config, { dtype }).graph,
+    ignoreUnusedPrefixes: CLIP_IGNORED_KEY_PREFIXES,
+  },
+  unet: { name: 'unet', component: 'unet', version: 1, build: (vb, config, dtype) => buildUNet3DGraph(vb, config, { dtype }).graph },
+  vae_decoder: {
+    name: 'vae_decoder',
+    component: 'vae',
+    version: 1,
+    build: (vb, config, dtype) => buildVaeDecoderGraph(vb, config, { dtype }).graph,
+    ignoreUnusedPrefixes: VAE_ENCODER_KEY_PREFIXES,
+  },
 };
 
-export type LoadProgress = (CacheProgress | { phase: 'write'; name: string; bytesDone: number; bytesTotal: number }) & { network: NetworkName };
+export type LoadProgress = (CacheProgress | { phase: 'write'; name: string; bytesDone: number; bytesTotal: number }) & { network: string };
 
-export interface LoadModelGraphsOptions {
+export interface LoadGraphOptions {
   /** A diffusers pipeline folder (model_index.json, text_encoder/, unet/, vae/, ...). */
   modelDir: string;
   dtype: FloatType;
   /** Where built graphs are cached (created when missing). */
   cacheDir: string;
+  onProgress?: (progress: LoadProgress) => void;
+}
+
+export interface LoadedGraph {
+  /** The cached model.onnx (its .data file beside it). */
+  path: string;
+  /** True when it came from the cache without building. */
+  hit: boolean;
+}
+
+/**
+ * The cached graph of `recipe` for a model folder, built (config and weights checked strictly) when the cache
+ * has no valid entry for the recipe, its version, GRAPH_BUILDER_VERSION, the dtype, the config and the weights.
+ */
+export async function loadGraph<C extends ComponentName>(options: LoadGraphOptions, recipe: GraphRecipe<C>): Promise<LoadedGraph> {
+  const modelDir = resolve(options.modelDir);
+  const config = await readComponentConfig(modelDir, recipe.component);
+  const weights = await SafetensorsWeights.open(await findWeightFiles(modelDir, recipe.component, options.dtype));
+  try {
+    const spec = {
+      name: recipe.name,
+      dtype: options.dtype,
+      source: `${modelDir}#${recipe.name}`,
+      identity: { builder: GRAPH_BUILDER_VERSION, recipe: recipe.version, config, weights: await weightsIdentity(weights) },
+    };
+    const cached = await new GraphCache(options.cacheDir).getOrBuild(
+      spec,
+      async (modelPath) => {
+        const vb = VarBuilder.from(weights);
+        const graph = recipe.build(vb, config, options.dtype);
+        vb.check({ ignoreUnusedPrefixes: recipe.ignoreUnusedPrefixes ?? [] });
+        await writeModel(graph, modelPath, {
+          metadata: { graph: recipe.name, dtype: options.dtype, builder_version: String(GRAPH_BUILDER_VERSION), recipe_version: String(recipe.version) },
+          onProgress: (bytesDone, bytesTotal) => options.onProgress?.({ phase: 'write', name: recipe.name, network: recipe.name, bytesDone, bytesTotal }),
+        });
+      },
+      (p) => options.onProgress?.({ ...p, network: recipe.name }),
+    );
+    return { path: cached.modelPath, hit: cached.hit };
+  } finally {
+    await weights.close();
+  }
+}
+
+export interface LoadModelGraphsOptions extends LoadGraphOptions {
   /** Which graphs to load (default: all three). */
   networks?: readonly NetworkName[];
-  onProgress?: (progress: LoadProgress) => void;
 }
 
 export interface ModelGraphs {
@@ -134,48 +193,21 @@ export interface ModelGraphs {
 
 /**
  * The ONNX graphs of a diffusers text-to-video folder, built on first use and cached. Fails with
- * ModelConfigError (config), SafetensorsError (file) or WeightsMismatchError (names/shapes/dtypes) naming the
- * first problem.
+ * ModelConfigError (config, missing files), SafetensorsError (malformed file) or WeightsMismatchError (names,
+ * shapes, dtypes), each naming the first problem.
  */
 export async function loadModelGraphs(options: LoadModelGraphsOptions): Promise<ModelGraphs> {
   const modelDir = resolve(options.modelDir);
-  const networks = options.networks ?? (['text_encoder', 'unet', 'vae_decoder'] as const);
   const configs: ModelConfigs = {
     text_encoder: await readComponentConfig(modelDir, 'text_encoder'),
     unet: await readComponentConfig(modelDir, 'unet'),
     vae: await readComponentConfig(modelDir, 'vae'),
   };
-  const cache = new GraphCache(options.cacheDir);
   const result: ModelGraphs = { dtype: options.dtype, paths: {}, cacheHits: {}, configs };
-  for (const network of networks) {
-    const component = COMPONENT_OF[network];
-    const weights = await SafetensorsWeights.open(await findWeightFiles(modelDir, component, options.dtype));
-    try {
-      const spec = {
-        name: network,
-        dtype: options.dtype,
-        source: `${modelDir}#${network}`,
-        identity: { builder: GRAPH_BUILDER_VERSION, config: configs[component], weights: await weightsIdentity(weights) },
-      };
-      const progress = (p: CacheProgress): void => options.onProgress?.({ ...p, network });
-      const cached = await cache.getOrBuild(
-        spec,
-        async (modelPath) => {
-          const vb = VarBuilder.from(weights);
-          const graph = buildNetworkGraph(network, vb, configs, options.dtype);
-          vb.check({ ignoreUnusedPrefixes: IGNORED_KEY_PREFIXES[network] });
-          await writeModel(graph, modelPath, {
-            metadata: { network, dtype: options.dtype, builder_version: String(GRAPH_BUILDER_VERSION) },
-            onProgress: (bytesDone, bytesTotal) => options.onProgress?.({ phase: 'write', name: network, network, bytesDone, bytesTotal }),
-          });
-        },
-        progress,
-      );
-      result.paths[network] = cached.modelPath;
-      result.cacheHits[network] = cached.hit;
-    } finally {
-      await weights.close();
-    }
+  for (const network of options.networks ?? (['text_encoder', 'unet', 'vae_decoder'] as const)) {
+    const loaded = await loadGraph(options, NETWORK_RECIPES[network] as GraphRecipe);
+    result.paths[network] = loaded.path;
+    result.cacheHits[network] = loaded.hit;
   }
   return result;
 }
