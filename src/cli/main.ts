@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.js';
+import { registerGenerate } from './commands/generate.js';
+import { registerModel } from './commands/model.js';
 import { registerServe } from './commands/serve.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -14,6 +16,8 @@ const program = new Command('t2v')
   .exitOverride();
 
 registerServe(program);
+registerGenerate(program);
+registerModel(program);
 
 try {
   await program.parseAsync(process.argv);

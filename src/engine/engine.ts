@@ -21,7 +21,7 @@ import { DDIMScheduler } from './schedulers/scheduling_ddim.js';
 import { readSchedulerConfig } from './schedulers/scheduling_utils.js';
 import { Generator } from './utils/generator.js';
 import { exportFrames } from './video/export_utils.js';
-import { locateFfmpeg } from './video/ffmpeg.js';
+import { type FfmpegBinary, locateFfmpeg } from './video/ffmpeg.js';
 import type { RgbFrames } from './video/frames.js';
 import { SafetensorsError } from './weights/safetensors.js';
 import { WeightsMismatchError } from './weights/var_builder.js';
@@ -303,14 +303,19 @@ export class Engine implements Renderer {
           options.onProgress?.({ step: p.phase === 'denoise' ? p.done : p.totalSteps, totalSteps: p.totalSteps, elapsedMs: p.elapsedMs, etaMs: p.etaMs }),
       },
     );
-    const ffmpegPath = this.options.ffmpegPath;
     const media = await exportFrames(result.frames, {
       outputDir: options.outputDir,
       fps: params.fps,
       signal: options.signal,
-      ...(result.frames.frames > 1 ? { ffmpeg: await locateFfmpeg(ffmpegPath === '' ? {} : { env: { ...process.env, FFMPEG_PATH: ffmpegPath } }) } : {}),
+      ...(result.frames.frames > 1 ? { ffmpeg: await this.ffmpeg() } : {}),
     });
     return { mediaPath: media.mediaPath, mediaType: media.mediaType, bytes: media.bytes, posterPath: media.posterPath, gpuSeconds: (performance.now() - started) / 1000 };
+  }
+
+  /** The ffmpeg binary for MP4s: FFMPEG_PATH when configured, else the usual search (video/ffmpeg.ts). */
+  ffmpeg(): Promise<FfmpegBinary> {
+    const path = this.options.ffmpegPath;
+    return locateFfmpeg(path === '' ? {} : { env: { ...process.env, FFMPEG_PATH: path } });
   }
 
   async close(): Promise<void> {

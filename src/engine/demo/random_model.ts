@@ -5,15 +5,16 @@
 import { randomBytes } from 'node:crypto';
 import { cp, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { buildNetworkGraph, type ComponentName, type ModelConfigs, type NetworkName, readComponentConfig } from '../models/model_graphs.js';
+import type { ComponentName } from '../models/model_graphs.js';
+import { readModelConfigs, requestWeights } from '../verify_model.js';
 import { randomWeights } from '../weights/random_weights.js';
 import { VarBuilder } from '../weights/var_builder.js';
 
-/** Which graph's tensors go into each component's weights file (the VAE gets its decoder only). */
-const WEIGHTS: { component: ComponentName; network: NetworkName; file: string }[] = [
-  { component: 'text_encoder', network: 'text_encoder', file: 'model.safetensors' },
-  { component: 'unet', network: 'unet', file: 'diffusion_pytorch_model.safetensors' },
-  { component: 'vae', network: 'vae_decoder', file: 'diffusion_pytorch_model.safetensors' },
+/** The weights file of each component (the VAE's holds its decoder only: nothing reads the encoder). */
+const WEIGHTS: { component: ComponentName; file: string }[] = [
+  { component: 'text_encoder', file: 'model.safetensors' },
+  { component: 'unet', file: 'diffusion_pytorch_model.safetensors' },
+  { component: 'vae', file: 'diffusion_pytorch_model.safetensors' },
 ];
 
 /** Written last into a finished folder; a folder without it (or with other values) is rebuilt. */
@@ -74,12 +75,6 @@ async function writeSafetensorsStreaming(path: string, tensors: ReadonlyMap<stri
   }
 }
 
-/** The tensors (key -> shape) a network's graph reads, from building it over placeholder weights. */
-function requiredTensors(network: NetworkName, configs: ModelConfigs): ReadonlyMap<string, readonly number[]> {
-  const vb = VarBuilder.placeholder();
-  buildNetworkGraph(network, vb, configs, 'float32');
-  return vb.usedKeys();
-}
 
 /**
  * `dest` as a copy of `configDir` (configs, tokenizer, scheduler) with seeded random weights, created when
@@ -89,18 +84,17 @@ function requiredTensors(network: NetworkName, configs: ModelConfigs): ReadonlyM
 export async function materializeRandomModel(configDir: string, dest: string, seed: number, onProgress?: (p: RandomModelProgress) => void): Promise<string> {
   const marker = await readMarker(dest);
   if (marker?.seed === seed && marker.version === RANDOM_MODEL_VERSION) return dest;
-  const configs: ModelConfigs = {
-    text_encoder: await readComponentConfig(configDir, 'text_encoder'),
-    unet: await readComponentConfig(configDir, 'unet'),
-    vae: await readComponentConfig(configDir, 'vae'),
-  };
+  const configs = await readModelConfigs(configDir);
   await mkdir(dirname(dest), { recursive: true });
   const tmp = `${dest}.tmp-${randomBytes(6).toString('hex')}`;
   try {
     await cp(configDir, tmp, { recursive: true });
     const fill = randomWeights(seed);
-    for (const { component, network, file } of WEIGHTS) {
-      const tensors = requiredTensors(network, configs);
+    for (const { component, file } of WEIGHTS) {
+      // The tensors (key -> shape) the component's model asks for, over placeholder weights.
+      const vb = VarBuilder.placeholder();
+      requestWeights(component, vb, configs);
+      const tensors = vb.usedKeys();
       let tensorsDone = 0;
       await writeSafetensorsStreaming(join(tmp, component, file), tensors, fill, () => onProgress?.({ component, tensorsDone: ++tensorsDone, tensorsTotal: tensors.size }));
     }
