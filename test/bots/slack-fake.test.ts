@@ -211,7 +211,7 @@ test('a Web API error reaches the listener as WebAPIPlatformError with data.erro
 
 test('Socket Mode: apps.connections.open with the xapp token, envelopes acked, replies, clean shutdown', async (t) => {
   const mp4 = fakeMp4(3000);
-  const { fake, handle } = await startSlack(t, 'socket', (app, f) => {
+  const { fake, handle, logs } = await startSlack(t, 'socket', (app, f) => {
     replyAndUpload(app, f, mp4);
     app.command('/video', async ({ ack, respond }) => {
       await ack();
@@ -249,6 +249,13 @@ test('Socket Mode: apps.connections.open with the xapp token, envelopes acked, r
   ]);
   const closed = await fake.waitFor((r) => r.kind === 'socket' && r.event === 'close');
   assert.equal(closed.kind === 'socket' && closed.code, 1000, 'the client closed normally');
+
+  const everything = logs.join('\n');
+  assert.ok(everything.includes('Received a message on the WebSocket'), 'Socket Mode debug output reaches the logger');
+  const ticket = new URL(open.response.url as string).searchParams.get('ticket')!;
+  for (const secret of [fake.appToken, fake.botToken, ticket, 'legacy-verification']) {
+    assert.ok(!everything.includes(secret), `the log never contains ${secret.slice(0, 5)}…`);
+  }
 });
 
 test('start() explains a rejected bot token, a rejected app token and an unreachable API', async (t) => {
