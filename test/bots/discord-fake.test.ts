@@ -281,8 +281,10 @@ test('a slash command in a DM: no guild, DM channel resolved, reply works', asyn
   assert.equal(interaction.channel?.type, ChannelType.DM);
   assert.equal(interaction.channelId, fake.dmChannel(user).id);
   assert.equal(interaction.user.id, user.id);
-  await interaction.deferReply();
+  const callback = await interaction.deferReply({ withResponse: true });
+  assert.equal(callback.interaction.responseMessageLoading, true);
   const reply = await interaction.editReply('queued');
+  assert.equal(reply.id, callback.interaction.responseMessageId);
   assert.equal(reply.channelId, fake.dmChannel(user).id);
   assert.equal(fake.interactions.get(sent.id)?.originalMessageId, reply.id);
 });

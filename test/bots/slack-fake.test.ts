@@ -166,6 +166,7 @@ test('HTTP mode: slash command ack() and respond() to the response_url; block_ac
       assert.equal(body.type, 'block_actions');
       const value = action.type === 'button' ? action.value : undefined;
       await client.chat.update({ channel: body.channel!.id, ts: body.container.message_ts as string, text: `cancelled ${value}`, blocks: [] });
+      await client.chat.postEphemeral({ channel: body.channel!.id, user: body.user.id, text: 'Your job was cancelled.' });
     });
   });
 
@@ -191,6 +192,10 @@ test('HTTP mode: slash command ack() and respond() to the response_url; block_ac
   assert.equal(update.params.ts, posted.response.ts);
   assert.equal(update.params.text, 'cancelled job1');
   assert.deepEqual(update.params.blocks, []);
+  const ephemeral = await fake.waitForCall('chat.postEphemeral');
+  assert.equal(ephemeral.params.user, fake.user('alice'));
+  assert.equal(ephemeral.response.ok, true);
+  assert.equal(fake.messages.find((m) => m.ts === posted.response.ts)?.text, 'cancelled job1');
 });
 
 test('a Web API error reaches the listener as WebAPIPlatformError with data.error', async (t) => {
