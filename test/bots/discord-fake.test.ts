@@ -156,12 +156,19 @@ test('ready, command registration, deferred slash command, @original with a file
   assert.equal(thread.parentId, fake.textChannelId);
 
   const second = fakeMp4(2048);
-  await thread.send({ content: 'seed 7', files: [{ attachment: second, name: 'again.mp4' }] });
+  const posted = await thread.send({ content: 'seed 7', files: [{ attachment: second, name: 'again.mp4' }] });
   const post = await fake.waitFor(isRequest('POST', `/channels/${thread.id}/messages`));
   assert.equal(post.auth, `Bot ${fake.token}`);
   assert.equal(post.files[0]?.field, 'files[0]');
   assert.ok(post.files[0]?.bytes.equals(second));
   assert.equal((post.json as { content: string }).content, 'seed 7');
+  assert.ok(fake.attachment(posted.attachments.first()!.id)?.bytes.equals(second));
+
+  await posted.edit('seed 7 (2.1 s)');
+  const patch = await fake.waitFor(isRequest('PATCH', `/channels/${thread.id}/messages/${posted.id}`));
+  assert.equal(patch.auth, `Bot ${fake.token}`);
+  assert.equal(fake.messages.get(posted.id)?.content, 'seed 7 (2.1 s)');
+  assert.equal((fake.messages.get(posted.id)?.attachments as unknown[]).length, 1, 'an edit keeps the attachment');
 
   assert.deepEqual(fake.requests.items.filter((r) => r.status >= 400), [], 'no request failed');
   const everything = logs.join('\n');
@@ -249,10 +256,14 @@ test('threads refused with 50013 Missing Permissions; app_permissions says so; f
     assert.equal(e.status, 403);
     return true;
   });
-  await interaction.followUp('posting here instead');
-  const followUp = await fake.waitFor(isRequest('POST', `/webhooks/${fake.applicationId}/${sent.token}`));
-  assert.equal(followUp.auth, null);
-  assert.equal(followUp.status, 200);
+  const followUp = await interaction.followUp('posting here instead');
+  const post = await fake.waitFor(isRequest('POST', `/webhooks/${fake.applicationId}/${sent.token}`));
+  assert.equal(post.auth, null);
+  assert.equal(post.status, 200);
+  await interaction.webhook.editMessage(followUp, 'progress 50%');
+  const edit = await fake.waitFor(isRequest('PATCH', `/webhooks/${fake.applicationId}/${sent.token}/messages/${followUp.id}`));
+  assert.equal(edit.auth, null);
+  assert.equal(fake.messages.get(followUp.id)?.content, 'progress 50%');
 });
 
 test('a callback after the deadline gets 10062 Unknown interaction', async (t) => {
@@ -297,6 +308,13 @@ test('DISCORD_GATEWAY_URL: the client connects to the override while Discord adv
   assert.equal((gatewayBot.response as { url: string }).url, 'ws://127.0.0.1:9/dead');
   assert.equal(gatewayBot.auth, `Bot ${fake.token}`);
   assert.ok(client.isReady());
+});
+
+test('heartbeats are acknowledged, so the client keeps its one connection', async (t) => {
+  const { fake } = await startBot(t, { heartbeatIntervalMs: 25 });
+  await fake.waitForGateway((e) => e.kind === 'heartbeat' && fake.gateway.items.filter((x) => x.kind === 'heartbeat').length >= 3);
+  // Without an ACK between beats discord.js would call the connection a zombie and reconnect.
+  assert.equal(fake.gateway.items.filter((e) => e.kind === 'connect').length, 1);
 });
 
 test('a dropped gateway connection resumes through resume_gateway_url and keeps delivering interactions', async (t) => {
