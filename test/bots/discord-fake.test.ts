@@ -136,7 +136,9 @@ test('ready, command registration, deferred slash command, @original with a file
 
   const mp4 = fakeMp4(4096);
   const reply = await interaction.editReply({ content: 'done', files: [{ attachment: mp4, name: 'video.mp4' }] });
-  const edit = await fake.waitFor(isRequest('PATCH', `/webhooks/${fake.applicationId}/${sent.token}/messages/@original`));
+  const edit = await fake.waitFor(
+    isRequest('PATCH', `/webhooks/${fake.applicationId}/${sent.token}/messages/@original`),
+  );
   assert.equal(edit.auth, null, 'webhook edits are sent without the bot token');
   assert.ok(edit.fields !== null && 'payload_json' in edit.fields);
   assert.equal((edit.json as { content: string }).content, 'done');
@@ -170,14 +172,24 @@ test('ready, command registration, deferred slash command, @original with a file
   assert.equal(fake.messages.get(posted.id)?.content, 'seed 7 (2.1 s)');
   assert.equal((fake.messages.get(posted.id)?.attachments as unknown[]).length, 1, 'an edit keeps the attachment');
 
-  assert.deepEqual(fake.requests.items.filter((r) => r.status >= 400), [], 'no request failed');
+  assert.deepEqual(
+    fake.requests.items.filter((r) => r.status >= 400),
+    [],
+    'no request failed',
+  );
   const everything = logs.join('\n');
-  const provided = logs.map((l) => JSON.parse(l) as { msg: string; lib: string; level: number }).find((l) => l.msg.startsWith('Provided token'));
-  assert.deepEqual(provided && { msg: provided.msg, lib: provided.lib, level: provided.level }, {
-    msg: 'Provided token: [redacted]',
-    lib: 'discord.js',
-    level: 20,
-  }, 'discord.js debug output reaches the logger, redacted');
+  const provided = logs
+    .map((l) => JSON.parse(l) as { msg: string; lib: string; level: number })
+    .find((l) => l.msg.startsWith('Provided token'));
+  assert.deepEqual(
+    provided && { msg: provided.msg, lib: provided.lib, level: provided.level },
+    {
+      msg: 'Provided token: [redacted]',
+      lib: 'discord.js',
+      level: 20,
+    },
+    'discord.js debug output reaches the logger, redacted',
+  );
   assert.ok(!everything.includes(fake.token), 'the bot token never reaches the log');
   assert.ok(!everything.includes(fake.token.split('.')[0]!), 'not even the first part discord.js leaves uncensored');
   assert.ok(!everything.includes(sent.token), 'interaction tokens never reach the log');
@@ -186,7 +198,9 @@ test('ready, command registration, deferred slash command, @original with a file
 test('buttons: an ephemeral refusal for another user, update() for the requester', async (t) => {
   const { fake, client } = await startBot(t);
   await client.application.commands.set([videoCommand], fake.guildId);
-  const guildPut = await fake.waitFor(isRequest('PUT', `/applications/${fake.applicationId}/guilds/${fake.guildId}/commands`));
+  const guildPut = await fake.waitFor(
+    isRequest('PUT', `/applications/${fake.applicationId}/guilds/${fake.guildId}/commands`),
+  );
   assert.equal(guildPut.auth, `Bot ${fake.token}`);
 
   const requester = fake.user('alice');
@@ -194,7 +208,10 @@ test('buttons: an ephemeral refusal for another user, update() for the requester
   fake.sendSlashCommand({ name: 'video', options: { prompt: 'a panda' }, user: requester });
   const command = await incoming;
   const cancel = new ButtonBuilder().setCustomId('cancel:job1').setLabel('Cancel').setStyle(ButtonStyle.Danger);
-  await command.reply({ content: 'queued #1', components: [new ActionRowBuilder<ButtonBuilder>().addComponents(cancel)] });
+  await command.reply({
+    content: 'queued #1',
+    components: [new ActionRowBuilder<ButtonBuilder>().addComponents(cancel)],
+  });
   const reply = await command.fetchReply();
   assert.throws(() => fake.sendButton({ customId: 'reroll:job1', message: reply.id }), /has no button reroll:job1/);
 
@@ -216,7 +233,9 @@ test('buttons: an ephemeral refusal for another user, update() for the requester
   fake.sendButton({ customId: 'cancel:job1', message: reply.id, user: requester });
   const own = await byRequester;
   await own.update({ content: 'cancelled', components: [] });
-  await fake.waitFor((r) => r.path === `/interactions/${own.id}/${own.token}/callback` && (r.json as { type: number }).type === 7);
+  await fake.waitFor(
+    (r) => r.path === `/interactions/${own.id}/${own.token}/callback` && (r.json as { type: number }).type === 7,
+  );
   assert.equal(fake.messages.get(reply.id)?.content, 'cancelled');
   assert.deepEqual(fake.messages.get(reply.id)?.components, []);
   assert.throws(() => fake.sendButton({ customId: 'cancel:job1', message: reply.id }), /has no button/);
@@ -229,9 +248,10 @@ test('an upload above the limit fails with DiscordAPIError 40005 (HTTP 413)', as
   fake.sendSlashCommand({ name: 'video', options: { prompt: 'too big' } });
   const interaction = await incoming;
   await interaction.deferReply();
-  const error = await interaction
-    .editReply({ files: [{ attachment: fakeMp4(2000), name: 'video.mp4' }] })
-    .then(() => assert.fail('the upload should have been refused'), (e: unknown) => e);
+  const error = await interaction.editReply({ files: [{ attachment: fakeMp4(2000), name: 'video.mp4' }] }).then(
+    () => assert.fail('the upload should have been refused'),
+    (e: unknown) => e,
+  );
   assert.ok(error instanceof DiscordAPIError, `expected DiscordAPIError, got ${String(error)}`);
   assert.equal(error.code, 40005);
   assert.equal(error.status, 413);
@@ -261,7 +281,9 @@ test('threads refused with 50013 Missing Permissions; app_permissions says so; f
   assert.equal(post.auth, null);
   assert.equal(post.status, 200);
   await interaction.webhook.editMessage(followUp, 'progress 50%');
-  const edit = await fake.waitFor(isRequest('PATCH', `/webhooks/${fake.applicationId}/${sent.token}/messages/${followUp.id}`));
+  const edit = await fake.waitFor(
+    isRequest('PATCH', `/webhooks/${fake.applicationId}/${sent.token}/messages/${followUp.id}`),
+  );
   assert.equal(edit.auth, null);
   assert.equal(fake.messages.get(followUp.id)?.content, 'progress 50%');
 });
@@ -312,7 +334,9 @@ test('DISCORD_GATEWAY_URL: the client connects to the override while Discord adv
 
 test('heartbeats are acknowledged, so the client keeps its one connection', async (t) => {
   const { fake } = await startBot(t, { heartbeatIntervalMs: 25 });
-  await fake.waitForGateway((e) => e.kind === 'heartbeat' && fake.gateway.items.filter((x) => x.kind === 'heartbeat').length >= 3);
+  await fake.waitForGateway(
+    (e) => e.kind === 'heartbeat' && fake.gateway.items.filter((x) => x.kind === 'heartbeat').length >= 3,
+  );
   // Without an ACK between beats discord.js would call the connection a zombie and reconnect.
   assert.equal(fake.gateway.items.filter((e) => e.kind === 'connect').length, 1);
 });
@@ -338,7 +362,10 @@ test('the fake refuses slash commands Discord would never send', async (t) => {
   await client.application.commands.set([videoCommand]);
   assert.throws(() => fake.sendSlashCommand({ name: 'video', options: {} }), /requires option prompt/);
   assert.throws(() => fake.sendSlashCommand({ name: 'video', options: { prompt: 'x', frames: 1.5 } }), /type 4/);
-  assert.throws(() => fake.sendSlashCommand({ name: 'video', options: { prompt: 'x', frames: 65 } }), /refuse frames=65/);
+  assert.throws(
+    () => fake.sendSlashCommand({ name: 'video', options: { prompt: 'x', frames: 65 } }),
+    /refuse frames=65/,
+  );
   assert.throws(() => fake.sendSlashCommand({ name: 'video', options: { prompt: 'x', steps: 5 } }), /no option steps/);
 });
 
@@ -367,7 +394,10 @@ test('createDiscordClient explains bad settings', () => {
     /must not include the API version.*Use https:\/\/proxy\.example\/api instead/,
   );
   assert.throws(() => createDiscordClient({ token: 'abc', restApi: 'proxy:8080', logger }), /http or https/);
-  assert.throws(() => createDiscordClient({ token: 'abc', gatewayUrl: 'https://gateway.example', logger }), /ws or wss/);
+  assert.throws(
+    () => createDiscordClient({ token: 'abc', gatewayUrl: 'https://gateway.example', logger }),
+    /ws or wss/,
+  );
   assert.throws(() => createDiscordClient({ token: 'abc', retries: -1, logger }), /retries must be a whole number/);
   const client = createDiscordClient({ token: 'Bot abc.def.ghi', logger });
   assert.equal(client.token, 'abc.def.ghi');

@@ -4,7 +4,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import { webApi, type App } from '@slack/bolt';
-import { createSlackApp, SLACK_EVENTS_PATH, type SlackAppHandle, type SlackAppOptions } from '../../src/bots/slack/app.js';
+import {
+  createSlackApp,
+  SLACK_EVENTS_PATH,
+  type SlackAppHandle,
+  type SlackAppOptions,
+} from '../../src/bots/slack/app.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { startFakeSlack, type FakeSlack, type SlackUpload } from '../fakes/slack.js';
 
@@ -30,7 +35,9 @@ async function startSlack(
   const { logger, lines } = captureLogs();
   const handle = createSlackApp({
     botToken: fake.botToken,
-    ...(mode === 'http' ? { signingSecret: fake.signingSecret, port: 0, host: '127.0.0.1' } : { appToken: fake.appToken }),
+    ...(mode === 'http'
+      ? { signingSecret: fake.signingSecret, port: 0, host: '127.0.0.1' }
+      : { appToken: fake.appToken }),
     slackApiUrl: fake.apiUrl,
     retryConfig: { retries: 0 },
     logger,
@@ -112,12 +119,22 @@ test('HTTP mode: auth.test, url_verification, signed app_mention -> reply in thr
   assert.equal(update.params.ts, post.response.ts);
   assert.equal(update.response.ok, true);
   const thread = fake.messages.filter((m) => m.thread_ts === threadTs);
-  assert.deepEqual(thread.map((m) => m.text), ['done', 'seed 7, 16 frames']);
+  assert.deepEqual(
+    thread.map((m) => m.text),
+    ['done', 'seed 7, 16 frames'],
+  );
   assert.equal(thread[1]?.files?.[0]?.id, upload.fileId);
 
-  assert.deepEqual(fake.calls.filter((c) => c.response.ok !== true), [], 'no Web API call failed');
+  assert.deepEqual(
+    fake.calls.filter((c) => c.response.ok !== true),
+    [],
+    'no Web API call failed',
+  );
   const everything = logs.join('\n');
-  assert.ok(logs.some((l) => l.includes('"lib":"@slack/bolt"') && l.includes('"level":20')), "Bolt's debug output reaches the logger");
+  assert.ok(
+    logs.some((l) => l.includes('"lib":"@slack/bolt"') && l.includes('"level":20')),
+    "Bolt's debug output reaches the logger",
+  );
   for (const secret of [fake.botToken, fake.signingSecret, 'legacy-verification']) {
     assert.ok(!everything.includes(secret), `the log never contains ${secret.slice(0, 5)}…`);
   }
@@ -125,9 +142,17 @@ test('HTTP mode: auth.test, url_verification, signed app_mention -> reply in thr
 
 test('HTTP mode: forged, tampered, unsigned and stale requests get 401 and reach no listener', async (t) => {
   const { fake } = await startSlack(t, 'http', (app) => {
-    app.event('app_mention', async ({ event, client }) => void (await client.chat.postMessage({ channel: event.channel, text: event.text })));
+    app.event(
+      'app_mention',
+      async ({ event, client }) => void (await client.chat.postMessage({ channel: event.channel, text: event.text })),
+    );
   });
-  const mention = (text: string) => ({ type: 'app_mention', user: fake.user('mallory'), text, channel: fake.channelId });
+  const mention = (text: string) => ({
+    type: 'app_mention',
+    user: fake.user('mallory'),
+    text,
+    channel: fake.channelId,
+  });
   const now = Math.floor(Date.now() / 1000);
 
   assert.equal((await fake.deliverEvent(mention('wrong secret'), { forge: 'wrong-secret' })).status, 401);
@@ -144,7 +169,13 @@ test('HTTP mode: forged, tampered, unsigned and stale requests get 401 and reach
   await fake.waitForCall('chat.postMessage', (p) => p.text === 'valid');
   await fake.waitForCall('chat.postMessage', (p) => p.text === 'future');
   await fake.waitForCall('chat.postMessage', (p) => p.text === 'recent');
-  assert.deepEqual(fake.calls.filter((c) => c.method === 'chat.postMessage').map((c) => c.params.text).sort(), ['future', 'recent', 'valid']);
+  assert.deepEqual(
+    fake.calls
+      .filter((c) => c.method === 'chat.postMessage')
+      .map((c) => c.params.text)
+      .sort(),
+    ['future', 'recent', 'valid'],
+  );
 });
 
 test('HTTP mode: slash command ack() and respond() to the response_url; block_actions ack() and chat.update', async (t) => {
@@ -158,15 +189,32 @@ test('HTTP mode: slash command ack() and respond() to the response_url; block_ac
         channel: event.channel,
         thread_ts: event.ts,
         text: 'queued',
-        blocks: [{ type: 'actions', block_id: 'job', elements: [{ type: 'button', action_id: 'cancel', value: 'job1', text: { type: 'plain_text', text: 'Cancel' } }] }],
+        blocks: [
+          {
+            type: 'actions',
+            block_id: 'job',
+            elements: [
+              { type: 'button', action_id: 'cancel', value: 'job1', text: { type: 'plain_text', text: 'Cancel' } },
+            ],
+          },
+        ],
       });
     });
     app.action('cancel', async ({ ack, body, client, action }) => {
       await ack();
       assert.equal(body.type, 'block_actions');
       const value = action.type === 'button' ? action.value : undefined;
-      await client.chat.update({ channel: body.channel!.id, ts: body.container.message_ts as string, text: `cancelled ${value}`, blocks: [] });
-      await client.chat.postEphemeral({ channel: body.channel!.id, user: body.user.id, text: 'Your job was cancelled.' });
+      await client.chat.update({
+        channel: body.channel!.id,
+        ts: body.container.message_ts as string,
+        text: `cancelled ${value}`,
+        blocks: [],
+      });
+      await client.chat.postEphemeral({
+        channel: body.channel!.id,
+        user: body.user.id,
+        text: 'Your job was cancelled.',
+      });
     });
   });
 
@@ -202,7 +250,9 @@ test('a Web API error reaches the listener as WebAPIPlatformError with data.erro
   const errors: unknown[] = [];
   const { fake } = await startSlack(t, 'http', (app) => {
     app.event('app_mention', async ({ event, client }) => {
-      await client.chat.postMessage({ channel: event.channel, thread_ts: event.ts, text: 'queued' }).catch((e: unknown) => void errors.push(e));
+      await client.chat
+        .postMessage({ channel: event.channel, thread_ts: event.ts, text: 'queued' })
+        .catch((e: unknown) => void errors.push(e));
       await client.chat.postMessage({ channel: event.channel, thread_ts: event.ts, text: 'after the error' });
     });
   });
@@ -230,7 +280,12 @@ test('Socket Mode: apps.connections.open with the xapp token, envelopes acked, r
   assert.equal((await fake.waitForCall('auth.test')).auth, `Bearer ${fake.botToken}`);
   await fake.waitFor((r) => r.kind === 'socket' && r.event === 'open');
 
-  const ack = await fake.pushEvent({ type: 'app_mention', user: fake.user('alice'), text: 'a panda', channel: fake.channelId });
+  const ack = await fake.pushEvent({
+    type: 'app_mention',
+    user: fake.user('alice'),
+    text: 'a panda',
+    channel: fake.channelId,
+  });
   assert.deepEqual(ack.payload, {});
   const envelope = fake.log.items.find((r) => r.kind === 'socket' && r.event === 'envelope');
   const threadTs = ((envelope?.kind === 'socket' ? envelope.payload : {}) as { event: { ts: string } }).event.ts;
@@ -250,7 +305,9 @@ test('Socket Mode: apps.connections.open with the xapp token, envelopes acked, r
   // timer keeps node alive (chat-fakes.md). Ours waits for the handshake, which the fake answers at once.
   await Promise.race([
     handle.stop(),
-    new Promise((_, reject) => setTimeout(() => reject(new Error('stop() waited for the 30 s close-handshake timeout')), 10_000).unref()),
+    new Promise((_, reject) =>
+      setTimeout(() => reject(new Error('stop() waited for the 30 s close-handshake timeout')), 10_000).unref(),
+    ),
   ]);
   const closed = await fake.waitFor((r) => r.kind === 'socket' && r.event === 'close');
   assert.equal(closed.kind === 'socket' && closed.code, 1000, 'the client closed normally');
@@ -269,24 +326,52 @@ test('start() explains a rejected bot token, a rejected app token and an unreach
   const { logger } = captureLogs();
   const base = { slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 }, logger };
 
-  const wrongBot = createSlackApp({ ...base, botToken: 'xoxb-not-the-right-one', signingSecret: fake.signingSecret, port: 0 });
+  const wrongBot = createSlackApp({
+    ...base,
+    botToken: 'xoxb-not-the-right-one',
+    signingSecret: fake.signingSecret,
+    port: 0,
+  });
   await assert.rejects(wrongBot.start(), /Slack refused auth\.test \(invalid_auth\): reinstall .* SLACK_BOT_TOKEN/);
 
   const wrongApp = createSlackApp({ ...base, botToken: fake.botToken, appToken: 'xapp-1-A0-not-right' });
   await assert.rejects(wrongApp.start(), /Slack refused apps\.connections\.open \(invalid_auth\): .*SLACK_APP_TOKEN/);
 
-  const unreachable = createSlackApp({ ...base, botToken: fake.botToken, signingSecret: 's', slackApiUrl: 'http://127.0.0.1:9/api' });
-  await assert.rejects(unreachable.start(), /Could not reach the Slack API at http:\/\/127\.0\.0\.1:9\/api\/ for auth\.test/);
+  const unreachable = createSlackApp({
+    ...base,
+    botToken: fake.botToken,
+    signingSecret: 's',
+    slackApiUrl: 'http://127.0.0.1:9/api',
+  });
+  await assert.rejects(
+    unreachable.start(),
+    /Could not reach the Slack API at http:\/\/127\.0\.0\.1:9\/api\/ for auth\.test/,
+  );
 });
 
 test('createSlackApp explains bad settings', () => {
   const { logger } = captureLogs();
-  assert.throws(() => createSlackApp({ botToken: 'xoxp-123', signingSecret: 's', logger }), /SLACK_BOT_TOKEN must be the Bot User OAuth Token.*starts with xoxp-/);
+  assert.throws(
+    () => createSlackApp({ botToken: 'xoxp-123', signingSecret: 's', logger }),
+    /SLACK_BOT_TOKEN must be the Bot User OAuth Token.*starts with xoxp-/,
+  );
   assert.throws(() => createSlackApp({ botToken: '', signingSecret: 's', logger }), /SLACK_BOT_TOKEN is empty/);
-  assert.throws(() => createSlackApp({ botToken: 'xoxb-1', appToken: 'xoxb-2', logger }), /SLACK_APP_TOKEN must be an App-Level Token/);
-  assert.throws(() => createSlackApp({ botToken: 'xoxb-1', logger }), /SLACK_APP_TOKEN \(Socket Mode.*or SLACK_SIGNING_SECRET/);
-  assert.throws(() => createSlackApp({ botToken: 'xoxb-1', signingSecret: 's', slackApiUrl: 'slack-gov.com', logger }), /http\(s\) URL/);
-  assert.throws(() => createSlackApp({ botToken: 'xoxb-1', signingSecret: 's', slackApiUrl: 'ftp://slack-gov.com/api/', logger }), /http or https/);
+  assert.throws(
+    () => createSlackApp({ botToken: 'xoxb-1', appToken: 'xoxb-2', logger }),
+    /SLACK_APP_TOKEN must be an App-Level Token/,
+  );
+  assert.throws(
+    () => createSlackApp({ botToken: 'xoxb-1', logger }),
+    /SLACK_APP_TOKEN \(Socket Mode.*or SLACK_SIGNING_SECRET/,
+  );
+  assert.throws(
+    () => createSlackApp({ botToken: 'xoxb-1', signingSecret: 's', slackApiUrl: 'slack-gov.com', logger }),
+    /http\(s\) URL/,
+  );
+  assert.throws(
+    () => createSlackApp({ botToken: 'xoxb-1', signingSecret: 's', slackApiUrl: 'ftp://slack-gov.com/api/', logger }),
+    /http or https/,
+  );
   assert.equal(createSlackApp({ botToken: 'xoxb-1', signingSecret: 's', appToken: 'xapp-1', logger }).mode, 'socket');
   assert.equal(createSlackApp({ botToken: 'xoxb-1', signingSecret: 's', logger }).mode, 'http');
 });

@@ -6,7 +6,10 @@ import { parse } from 'yaml';
 import { SLACK_EVENTS_PATH } from '../../src/bots/slack/app.js';
 
 interface Manifest {
-  features: { slash_commands: { command: string; url: string; should_escape: boolean }[]; bot_user: { display_name: string } };
+  features: {
+    slash_commands: { command: string; url: string; should_escape: boolean }[];
+    bot_user: { display_name: string };
+  };
   oauth_config: { scopes: { bot: string[]; user?: string[] } };
   settings: {
     event_subscriptions: { request_url: string; bot_events: string[] };
@@ -25,9 +28,18 @@ test('the manifest declares /video, app_mention, interactivity and only the scop
   assert.equal(manifest.features.slash_commands[0]?.should_escape, false);
   assert.deepEqual(manifest.settings.event_subscriptions.bot_events, ['app_mention']);
   assert.equal(manifest.settings.interactivity.is_enabled, true);
-  assert.deepEqual([...manifest.oauth_config.scopes.bot].sort(), ['app_mentions:read', 'chat:write', 'commands', 'files:write']);
+  assert.deepEqual([...manifest.oauth_config.scopes.bot].sort(), [
+    'app_mentions:read',
+    'chat:write',
+    'commands',
+    'files:write',
+  ]);
   assert.equal(manifest.oauth_config.scopes.user, undefined, 'no user scopes');
-  assert.equal(manifest.settings.socket_mode_enabled, false, 'HTTP mode is the pasted default; the comments explain Socket Mode');
+  assert.equal(
+    manifest.settings.socket_mode_enabled,
+    false,
+    'HTTP mode is the pasted default; the comments explain Socket Mode',
+  );
 });
 
 test("every request URL placeholder points at Bolt's receiver path", () => {

@@ -289,7 +289,14 @@ export class FakeDiscord {
   }
 
   get botUser(): Wire {
-    return { id: this.applicationId, username: 't2v-bot', discriminator: '0', global_name: null, avatar: null, bot: true };
+    return {
+      id: this.applicationId,
+      username: 't2v-bot',
+      discriminator: '0',
+      global_name: null,
+      avatar: null,
+      bot: true,
+    };
   }
 
   /** The same user for the same name, so tests can tell requesters apart. */
@@ -407,26 +414,76 @@ export class FakeDiscord {
       const source = pattern.replaceAll(/:\w+/g, '([^/]+)');
       this.#routes.push({ method, pattern: new RegExp(`^${source}$`), handler });
     };
-    const bot = (handler: Handler): Handler => (request, params) =>
-      request.auth === `Bot ${this.token}` ? handler(request, params) : apiError(401, 0, '401: Unauthorized');
+    const bot =
+      (handler: Handler): Handler =>
+      (request, params) =>
+        request.auth === `Bot ${this.token}` ? handler(request, params) : apiError(401, 0, '401: Unauthorized');
 
-    route('GET', '/gateway/bot', bot(() => this.#gatewayBot()));
-    route('PUT', '/applications/:app/commands', bot((r, [app]) => this.#putCommands(r, app!, null)));
-    route('GET', '/applications/:app/commands', bot((_r, [app]) => this.#listCommands(app!, null)));
-    route('PUT', '/applications/:app/guilds/:guild/commands', bot((r, [app, g]) => this.#putCommands(r, app!, g!)));
-    route('GET', '/applications/:app/guilds/:guild/commands', bot((_r, [app, g]) => this.#listCommands(app!, g!)));
+    route(
+      'GET',
+      '/gateway/bot',
+      bot(() => this.#gatewayBot()),
+    );
+    route(
+      'PUT',
+      '/applications/:app/commands',
+      bot((r, [app]) => this.#putCommands(r, app!, null)),
+    );
+    route(
+      'GET',
+      '/applications/:app/commands',
+      bot((_r, [app]) => this.#listCommands(app!, null)),
+    );
+    route(
+      'PUT',
+      '/applications/:app/guilds/:guild/commands',
+      bot((r, [app, g]) => this.#putCommands(r, app!, g!)),
+    );
+    route(
+      'GET',
+      '/applications/:app/guilds/:guild/commands',
+      bot((_r, [app, g]) => this.#listCommands(app!, g!)),
+    );
     route('POST', '/interactions/:id/:token/callback', (r, [id, token]) => this.#callback(r, id!, token!));
     route('POST', '/webhooks/:app/:token', (r, [app, token]) => this.#followUp(r, app!, token!));
     route('GET', '/webhooks/:app/:token/messages/:message', (r, p) => this.#webhookMessage(r, p));
     route('PATCH', '/webhooks/:app/:token/messages/:message', (r, p) => this.#webhookMessage(r, p));
     route('DELETE', '/webhooks/:app/:token/messages/:message', (r, p) => this.#webhookMessage(r, p));
-    route('GET', '/channels/:channel', bot((_r, [c]) => this.#getChannel(c!)));
-    route('POST', '/channels/:channel/messages', bot((r, [c]) => this.#postMessage(r, c!)));
-    route('GET', '/channels/:channel/messages/:message', bot((r, [c, m]) => this.#channelMessage(r, c!, m!)));
-    route('PATCH', '/channels/:channel/messages/:message', bot((r, [c, m]) => this.#channelMessage(r, c!, m!)));
-    route('DELETE', '/channels/:channel/messages/:message', bot((r, [c, m]) => this.#channelMessage(r, c!, m!)));
-    route('POST', '/channels/:channel/messages/:message/threads', bot((r, [c, m]) => this.#startThread(r, c!, m!)));
-    route('POST', '/users/@me/channels', bot((r) => this.#createDm(r)));
+    route(
+      'GET',
+      '/channels/:channel',
+      bot((_r, [c]) => this.#getChannel(c!)),
+    );
+    route(
+      'POST',
+      '/channels/:channel/messages',
+      bot((r, [c]) => this.#postMessage(r, c!)),
+    );
+    route(
+      'GET',
+      '/channels/:channel/messages/:message',
+      bot((r, [c, m]) => this.#channelMessage(r, c!, m!)),
+    );
+    route(
+      'PATCH',
+      '/channels/:channel/messages/:message',
+      bot((r, [c, m]) => this.#channelMessage(r, c!, m!)),
+    );
+    route(
+      'DELETE',
+      '/channels/:channel/messages/:message',
+      bot((r, [c, m]) => this.#channelMessage(r, c!, m!)),
+    );
+    route(
+      'POST',
+      '/channels/:channel/messages/:message/threads',
+      bot((r, [c, m]) => this.#startThread(r, c!, m!)),
+    );
+    route(
+      'POST',
+      '/users/@me/channels',
+      bot((r) => this.#createDm(r)),
+    );
   }
 
   async #onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -435,7 +492,12 @@ export class FakeDiscord {
     const attachment = /^\/attachments\/[^/]+\/([^/]+)\/[^/]+$/.exec(url.pathname);
     if (attachment !== null) {
       const file = this.#attachments.get(attachment[1]!);
-      this.#send(res, file === undefined ? { status: 404 } : { status: 200, bytes: { data: file.bytes, contentType: file.contentType } });
+      this.#send(
+        res,
+        file === undefined
+          ? { status: 404 }
+          : { status: 200, bytes: { data: file.bytes, contentType: file.contentType } },
+      );
       return;
     }
     const request = await this.#parse(req, url, body);
@@ -448,7 +510,8 @@ export class FakeDiscord {
       const match = this.#routes
         .map((r) => ({ r, m: r.method === request.method ? r.pattern.exec(request.path) : null }))
         .find((x) => x.m !== null);
-      reply = match === undefined ? apiError(404, 0, '404: Not Found') : await match.r.handler(request, match.m!.slice(1));
+      reply =
+        match === undefined ? apiError(404, 0, '404: Not Found') : await match.r.handler(request, match.m!.slice(1));
     }
     const parsed = request ?? {
       method: req.method ?? 'GET',
@@ -556,7 +619,8 @@ export class FakeDiscord {
   /** The checks Discord applies to a chat-input command, so a bad definition fails here as it would in production. */
   #commandProblem(command: Wire): string | null {
     const name = command.name;
-    if (typeof name !== 'string' || !/^[-_\p{Ll}\p{N}]{1,32}$/u.test(name)) return `Invalid command name ${String(name)}.`;
+    if (typeof name !== 'string' || !/^[-_\p{Ll}\p{N}]{1,32}$/u.test(name))
+      return `Invalid command name ${String(name)}.`;
     const description = command.description;
     if (typeof description !== 'string' || description.length < 1 || description.length > 100) {
       return `Command ${name}: description must be 1-100 characters.`;
@@ -570,9 +634,11 @@ export class FakeDiscord {
       if (typeof option.description !== 'string' || option.description.length < 1 || option.description.length > 100) {
         return `Command ${name}, option ${option.name}: description must be 1-100 characters.`;
       }
-      if (option.required === true && optionalSeen) return 'Required options must be placed before non-required options';
+      if (option.required === true && optionalSeen)
+        return 'Required options must be placed before non-required options';
       if (option.required !== true) optionalSeen = true;
-      if (Array.isArray(option.choices) && option.choices.length > 25) return `Option ${option.name}: at most 25 choices.`;
+      if (Array.isArray(option.choices) && option.choices.length > 25)
+        return `Option ${option.name}: at most 25 choices.`;
     }
     return null;
   }
@@ -583,7 +649,11 @@ export class FakeDiscord {
       return apiError(404, RESTJSONErrorCodes.UnknownInteraction, 'Unknown interaction');
     }
     if (interaction.responseType !== null) {
-      return apiError(400, RESTJSONErrorCodes.InteractionHasAlreadyBeenAcknowledged, 'Interaction has already been acknowledged.');
+      return apiError(
+        400,
+        RESTJSONErrorCodes.InteractionHasAlreadyBeenAcknowledged,
+        'Interaction has already been acknowledged.',
+      );
     }
     if (Date.now() - interaction.dispatchedAt >= this.settings.deadlineMs) {
       return apiError(404, RESTJSONErrorCodes.UnknownInteraction, 'Unknown interaction');
@@ -624,7 +694,8 @@ export class FakeDiscord {
     interaction.responseType = type;
     if (interaction.originalMessageId !== null) interaction.messageIds.add(interaction.originalMessageId);
     if (request.query.with_response !== 'true') return { status: 204 };
-    const original = interaction.originalMessageId === null ? undefined : this.messages.get(interaction.originalMessageId);
+    const original =
+      interaction.originalMessageId === null ? undefined : this.messages.get(interaction.originalMessageId);
     return {
       status: 200,
       body: {
@@ -692,7 +763,9 @@ export class FakeDiscord {
 
   #getChannel(channelId: string): Reply {
     const channel = this.channels.get(channelId);
-    return channel === undefined ? apiError(404, RESTJSONErrorCodes.UnknownChannel, 'Unknown Channel') : { status: 200, body: channel };
+    return channel === undefined
+      ? apiError(404, RESTJSONErrorCodes.UnknownChannel, 'Unknown Channel')
+      : { status: 200, body: channel };
   }
 
   #postMessage(request: ParsedRequest, channelId: string): Reply {
@@ -712,12 +785,20 @@ export class FakeDiscord {
 
   #channelMessage(request: ParsedRequest, channelId: string, messageId: string): Reply {
     const message = this.messages.get(messageId);
-    if (message === undefined || message.channel_id !== channelId || (Number(message.flags) & MessageFlags.Ephemeral) !== 0) {
+    if (
+      message === undefined ||
+      message.channel_id !== channelId ||
+      (Number(message.flags) & MessageFlags.Ephemeral) !== 0
+    ) {
       return apiError(404, RESTJSONErrorCodes.UnknownMessage, 'Unknown Message');
     }
     if (request.method === 'GET') return { status: 200, body: message };
     if ((message.author as Wire).id !== this.applicationId) {
-      return apiError(403, RESTJSONErrorCodes.CannotEditMessageAuthoredByAnotherUser, 'Cannot edit a message authored by another user');
+      return apiError(
+        403,
+        RESTJSONErrorCodes.CannotEditMessageAuthoredByAnotherUser,
+        'Cannot edit a message authored by another user',
+      );
     }
     if (request.method === 'DELETE') {
       this.messages.delete(messageId);
@@ -736,15 +817,27 @@ export class FakeDiscord {
       return apiError(400, RESTJSONErrorCodes.CannotExecuteActionOnDMChannel, 'Cannot execute action on a DM channel');
     }
     if (channel.type !== ChannelType.GuildText && channel.type !== ChannelType.GuildAnnouncement) {
-      return apiError(400, RESTJSONErrorCodes.CannotExecuteActionOnThisChannelType, 'Cannot execute action on this channel type');
+      return apiError(
+        400,
+        RESTJSONErrorCodes.CannotExecuteActionOnThisChannelType,
+        'Cannot execute action on this channel type',
+      );
     }
     const message = this.messages.get(messageId);
-    if (message === undefined || message.channel_id !== channelId || (Number(message.flags) & MessageFlags.Ephemeral) !== 0) {
+    if (
+      message === undefined ||
+      message.channel_id !== channelId ||
+      (Number(message.flags) & MessageFlags.Ephemeral) !== 0
+    ) {
       return apiError(404, RESTJSONErrorCodes.UnknownMessage, 'Unknown Message');
     }
     if (!this.settings.allowThreads) return apiError(403, RESTJSONErrorCodes.MissingPermissions, 'Missing Permissions');
     if (message.thread !== undefined) {
-      return apiError(400, RESTJSONErrorCodes.ThreadAlreadyCreatedForMessage, 'A thread has already been created for this message');
+      return apiError(
+        400,
+        RESTJSONErrorCodes.ThreadAlreadyCreatedForMessage,
+        'A thread has already been created for this message',
+      );
     }
     const body = asWire(request.json);
     if (typeof body.name !== 'string' || body.name.length < 1 || body.name.length > 100) {
@@ -777,7 +870,8 @@ export class FakeDiscord {
     this.channels.set(messageId, thread);
     message.thread = thread;
     message.flags = Number(message.flags) | MessageFlags.HasThread;
-    if (this.#active?.sessionId != null) this.#dispatch(GatewayDispatchEvents.ThreadCreate, { ...thread, newly_created: true });
+    if (this.#active?.sessionId != null)
+      this.#dispatch(GatewayDispatchEvents.ThreadCreate, { ...thread, newly_created: true });
     return { status: 201, body: thread };
   }
 
@@ -891,11 +985,16 @@ export class FakeDiscord {
     const command = [...guildCommands, ...this.commands.global].find((c) => c.name === name);
     if (command === undefined) {
       const known = [...guildCommands, ...this.commands.global].map((c) => `/${String(c.name)}`).join(', ') || 'none';
-      throw new Error(`sendSlashCommand: /${name} is not registered ${dm ? 'globally (DMs see only global commands)' : 'for the guild or globally'}; registered: ${known}`);
+      throw new Error(
+        `sendSlashCommand: /${name} is not registered ${dm ? 'globally (DMs see only global commands)' : 'for the guild or globally'}; registered: ${known}`,
+      );
     }
     const contexts = command.contexts as number[] | null | undefined;
-    const allowedInDm = Array.isArray(contexts) ? contexts.includes(InteractionContextType.BotDM) : command.dm_permission !== false;
-    if (dm && !allowedInDm) throw new Error(`sendSlashCommand: /${name} is not available in DMs (contexts/dm_permission)`);
+    const allowedInDm = Array.isArray(contexts)
+      ? contexts.includes(InteractionContextType.BotDM)
+      : command.dm_permission !== false;
+    if (dm && !allowedInDm)
+      throw new Error(`sendSlashCommand: /${name} is not available in DMs (contexts/dm_permission)`);
     return command;
   }
 
@@ -919,10 +1018,15 @@ export class FakeDiscord {
         (type === ApplicationCommandOptionType.Integer && Number.isInteger(value)) ||
         (type === ApplicationCommandOptionType.Number && typeof value === 'number') ||
         (type === ApplicationCommandOptionType.Boolean && typeof value === 'boolean');
-      if (!typeOk) throw new Error(`sendSlashCommand: option ${name} has type ${type}; Discord's client would not send ${JSON.stringify(value)}`);
+      if (!typeOk)
+        throw new Error(
+          `sendSlashCommand: option ${name} has type ${type}; Discord's client would not send ${JSON.stringify(value)}`,
+        );
       const choices = definition.choices as Wire[] | undefined;
       if (choices !== undefined && !choices.some((c) => c.value === value)) {
-        throw new Error(`sendSlashCommand: option ${name} only offers ${choices.map((c) => JSON.stringify(c.value)).join(', ')}`);
+        throw new Error(
+          `sendSlashCommand: option ${name} only offers ${choices.map((c) => JSON.stringify(c.value)).join(', ')}`,
+        );
       }
       const outOfRange =
         (typeof value === 'number' &&
@@ -931,7 +1035,10 @@ export class FakeDiscord {
         (typeof value === 'string' &&
           ((typeof definition.min_length === 'number' && value.length < definition.min_length) ||
             (typeof definition.max_length === 'number' && value.length > definition.max_length)));
-      if (outOfRange) throw new Error(`sendSlashCommand: Discord's client would refuse ${name}=${JSON.stringify(value)} (limits of the definition)`);
+      if (outOfRange)
+        throw new Error(
+          `sendSlashCommand: Discord's client would refuse ${name}=${JSON.stringify(value)} (limits of the definition)`,
+        );
       return { name, type, value };
     });
   }
@@ -956,10 +1063,18 @@ export class FakeDiscord {
   }
 
   #appPermissions(): bigint {
-    return this.settings.allowThreads ? BOT_CHANNEL_PERMISSIONS : BOT_CHANNEL_PERMISSIONS & ~PermissionFlagsBits.CreatePublicThreads;
+    return this.settings.allowThreads
+      ? BOT_CHANNEL_PERMISSIONS
+      : BOT_CHANNEL_PERMISSIONS & ~PermissionFlagsBits.CreatePublicThreads;
   }
 
-  #interactionEnvelope(interaction: FakeInteraction, type: InteractionType, channel: Wire, user: FakeUser, locale: string | undefined): Wire {
+  #interactionEnvelope(
+    interaction: FakeInteraction,
+    type: InteractionType,
+    channel: Wire,
+    user: FakeUser,
+    locale: string | undefined,
+  ): Wire {
     const inGuild = interaction.guildId !== null;
     return {
       id: interaction.id,
@@ -1108,12 +1223,44 @@ export class FakeDiscord {
       member_count: 2,
       max_members: 500_000,
       roles: [
-        { id: this.guildId, name: '@everyone', permissions: String(MEMBER_PERMISSIONS), position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 },
-        { id: botRoleId, name: 't2v-bot', permissions: String(this.#appPermissions()), position: 1, color: 0, hoist: false, managed: true, mentionable: false, flags: 0, tags: { bot_id: this.applicationId } },
+        {
+          id: this.guildId,
+          name: '@everyone',
+          permissions: String(MEMBER_PERMISSIONS),
+          position: 0,
+          color: 0,
+          hoist: false,
+          managed: false,
+          mentionable: false,
+          flags: 0,
+        },
+        {
+          id: botRoleId,
+          name: 't2v-bot',
+          permissions: String(this.#appPermissions()),
+          position: 1,
+          color: 0,
+          hoist: false,
+          managed: true,
+          mentionable: false,
+          flags: 0,
+          tags: { bot_id: this.applicationId },
+        },
       ],
       // The bot's own member, so `guild.members.me` and `channel.permissionsFor(me)` work without a fetch.
-      members: [{ user: this.botUser, roles: [botRoleId], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 }],
-      channels: [...this.channels.values()].filter((c) => c.guild_id === this.guildId && c.type === ChannelType.GuildText),
+      members: [
+        {
+          user: this.botUser,
+          roles: [botRoleId],
+          joined_at: new Date().toISOString(),
+          deaf: false,
+          mute: false,
+          flags: 0,
+        },
+      ],
+      channels: [...this.channels.values()].filter(
+        (c) => c.guild_id === this.guildId && c.type === ChannelType.GuildText,
+      ),
       threads: [],
       emojis: [],
       stickers: [],
@@ -1132,7 +1279,9 @@ export class FakeDiscord {
   #dispatch(t: GatewayDispatchEvents, d: Wire): void {
     const connection = this.#active;
     if (connection === null || connection.sessionId === null) {
-      throw new Error('The fake has no identified gateway session: wait for the client to be ready (Events.ClientReady) first');
+      throw new Error(
+        'The fake has no identified gateway session: wait for the client to be ready (Events.ClientReady) first',
+      );
     }
     connection.seq += 1;
     const payload = { op: GatewayOpcodes.Dispatch, t, s: connection.seq, d };

@@ -202,7 +202,10 @@ export class FakeSlack {
 
   /** The first call of `method` (matching `pred` on its params), already made or still to come. */
   waitForCall(method: string, pred: (params: Wire) => boolean = () => true, timeoutMs?: number): Promise<SlackApiCall> {
-    return this.log.waitFor((r): r is SlackApiCall => r.kind === 'call' && r.method === method && pred(r.params), timeoutMs);
+    return this.log.waitFor(
+      (r): r is SlackApiCall => r.kind === 'call' && r.method === method && pred(r.params),
+      timeoutMs,
+    );
   }
 
   /** The next call of `method` answers `{ok: false, error}`, as Slack does for `not_in_channel` and the like. */
@@ -229,7 +232,11 @@ export class FakeSlack {
   }
 
   deliverUrlVerification(challenge: string, options?: DeliveryOptions): Promise<Delivery> {
-    return this.deliver(JSON.stringify({ token: 'legacy-verification', challenge, type: 'url_verification' }), 'application/json', options);
+    return this.deliver(
+      JSON.stringify({ token: 'legacy-verification', challenge, type: 'url_verification' }),
+      'application/json',
+      options,
+    );
   }
 
   /**
@@ -243,14 +250,20 @@ export class FakeSlack {
   }
 
   /** Delivers a form-encoded slash command with a response_url on the fake. */
-  async deliverSlashCommand(input: SlashCommandInput, options?: DeliveryOptions): Promise<Delivery & { responseId: string }> {
+  async deliverSlashCommand(
+    input: SlashCommandInput,
+    options?: DeliveryOptions,
+  ): Promise<Delivery & { responseId: string }> {
     const { fields, responseId } = this.#slashCommand(input);
     const delivery = await this.deliverForm(fields, options);
     return { ...delivery, responseId };
   }
 
   /** Delivers a `block_actions` click as `payload=<json>`, the way Slack posts interactivity. */
-  async deliverBlockAction(input: BlockActionInput, options?: DeliveryOptions): Promise<Delivery & { responseId: string }> {
+  async deliverBlockAction(
+    input: BlockActionInput,
+    options?: DeliveryOptions,
+  ): Promise<Delivery & { responseId: string }> {
     const { payload, responseId } = this.#blockActions(input);
     const delivery = await this.deliverForm({ payload: JSON.stringify(payload) }, options);
     return { ...delivery, responseId };
@@ -279,7 +292,9 @@ export class FakeSlack {
       }),
     );
     this.log.push({ kind: 'socket', event: 'envelope', connection, envelopeId, type, payload });
-    return this.log.waitFor((r): r is SocketFrame => r.kind === 'socket' && r.event === 'ack' && r.envelopeId === envelopeId);
+    return this.log.waitFor(
+      (r): r is SocketFrame => r.kind === 'socket' && r.event === 'ack' && r.envelopeId === envelopeId,
+    );
   }
 
   pushEvent(event: Wire): Promise<SocketFrame> {
@@ -336,7 +351,15 @@ export class FakeSlack {
       type: 'event_callback',
       event_id: `Ev${String(this.#counter).padStart(8, '0')}`,
       event_time: Math.floor(Date.now() / 1000),
-      authorizations: [{ enterprise_id: null, team_id: this.teamId, user_id: this.botUserId, is_bot: true, is_enterprise_install: false }],
+      authorizations: [
+        {
+          enterprise_id: null,
+          team_id: this.teamId,
+          user_id: this.botUserId,
+          is_bot: true,
+          is_enterprise_install: false,
+        },
+      ],
       is_ext_shared_channel: false,
     };
   }
@@ -379,7 +402,12 @@ export class FakeSlack {
       responseId,
       payload: {
         type: 'block_actions',
-        user: { id: userId, username: userId.slice(2).toLowerCase(), name: userId.slice(2).toLowerCase(), team_id: this.teamId },
+        user: {
+          id: userId,
+          username: userId.slice(2).toLowerCase(),
+          name: userId.slice(2).toLowerCase(),
+          team_id: this.teamId,
+        },
         api_app_id: this.appId,
         token: 'legacy-verification',
         container: {
@@ -423,7 +451,15 @@ export class FakeSlack {
     if (req.method === 'POST' && api !== null) {
       const params = await parseParams(body, contentType);
       const answer = this.#api(api[1]!, params, auth);
-      this.log.push({ kind: 'call', seq: this.calls.length + 1, method: api[1]!, auth, contentType, params, response: answer });
+      this.log.push({
+        kind: 'call',
+        seq: this.calls.length + 1,
+        method: api[1]!,
+        auth,
+        contentType,
+        params,
+        response: answer,
+      });
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
     } else if (req.method === 'POST' && upload !== null) {
       const file = this.#files.get(upload[1]!);
@@ -433,7 +469,15 @@ export class FakeSlack {
       }
       const { field, bytes } = await uploadedBytes(body, contentType);
       file.uploaded = true;
-      this.log.push({ kind: 'upload', fileId: upload[1]!, filename: file.filename, declaredLength: file.length, auth, field, bytes });
+      this.log.push({
+        kind: 'upload',
+        fileId: upload[1]!,
+        filename: file.filename,
+        declaredLength: file.length,
+        auth,
+        field,
+        bytes,
+      });
       res.writeHead(200, { 'content-type': 'text/plain' }).end(`OK - ${bytes.length}`);
     } else if (req.method === 'POST' && response !== null && this.#responseUses.has(response[1]!)) {
       const uses = this.#responseUses.get(response[1]!)! + 1;
@@ -483,11 +527,22 @@ export class FakeSlack {
       case 'chat.update':
         return this.#update(params);
       case 'chat.postEphemeral':
-        if (typeof params.channel !== 'string' || typeof params.user !== 'string') return { ok: false, error: 'invalid_arguments' };
+        if (typeof params.channel !== 'string' || typeof params.user !== 'string')
+          return { ok: false, error: 'invalid_arguments' };
         return { ok: true, message_ts: this.#ts() };
       case 'conversations.info':
         if (params.channel !== this.channelId) return { ok: false, error: 'channel_not_found' };
-        return { ok: true, channel: { id: this.channelId, name: 'videos', is_channel: true, is_private: false, is_im: false, is_member: true } };
+        return {
+          ok: true,
+          channel: {
+            id: this.channelId,
+            name: 'videos',
+            is_channel: true,
+            is_private: false,
+            is_im: false,
+            is_member: true,
+          },
+        };
       case 'files.getUploadURLExternal':
         return this.#uploadUrl(params);
       case 'files.completeUploadExternal':
@@ -520,7 +575,13 @@ export class FakeSlack {
     if (message.bot_id !== this.botId) return { ok: false, error: 'cant_update_message' };
     if (typeof params.text === 'string') message.text = params.text;
     if (params.blocks !== undefined) message.blocks = params.blocks;
-    return { ok: true, channel: message.channel, ts: message.ts, text: message.text, message: { type: 'message', ...message } };
+    return {
+      ok: true,
+      channel: message.channel,
+      ts: message.ts,
+      text: message.text,
+      message: { type: 'message', ...message },
+    };
   }
 
   #uploadUrl(params: Wire): Wire {
@@ -540,7 +601,8 @@ export class FakeSlack {
     for (const entry of entries) {
       if (!this.#files.get(entry.id)?.uploaded) return { ok: false, error: 'file_not_found' };
     }
-    if (params.channel_id !== undefined && params.channel_id !== this.channelId) return { ok: false, error: 'channel_not_found' };
+    if (params.channel_id !== undefined && params.channel_id !== this.channelId)
+      return { ok: false, error: 'channel_not_found' };
     const files = entries.map((entry) => {
       const file = this.#files.get(entry.id)!;
       file.title = entry.title ?? file.filename;
@@ -570,7 +632,13 @@ export class FakeSlack {
     ws.on('message', (data: RawData) => {
       const frame = JSON.parse(data.toString()) as { envelope_id?: string; payload?: unknown };
       if (frame.envelope_id !== undefined) {
-        this.log.push({ kind: 'socket', event: 'ack', connection, envelopeId: frame.envelope_id, payload: frame.payload });
+        this.log.push({
+          kind: 'socket',
+          event: 'ack',
+          connection,
+          envelopeId: frame.envelope_id,
+          payload: frame.payload,
+        });
       }
     });
     ws.on('close', (code) => {
@@ -598,7 +666,10 @@ async function parseParams(body: Buffer, contentType: string | null): Promise<Wi
   return params;
 }
 
-async function uploadedBytes(body: Buffer, contentType: string | null): Promise<{ field: string | null; bytes: Buffer }> {
+async function uploadedBytes(
+  body: Buffer,
+  contentType: string | null,
+): Promise<{ field: string | null; bytes: Buffer }> {
   if (!contentType?.startsWith('multipart/form-data')) return { field: null, bytes: body };
   const form = await new Response(body, { headers: { 'content-type': contentType } }).formData();
   for (const [field, value] of form) {

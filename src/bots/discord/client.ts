@@ -88,7 +88,9 @@ function routeLibraryLogs(client: Client, logger: Logger, redact: (text: string)
   client.rest.on(RESTEvents.Debug, (message) => logger.debug(redact(message)));
   client.rest.on(RESTEvents.RateLimited, (info) =>
     logger.warn(
-      redact(`Discord rate limit on ${info.method.toUpperCase()} ${info.route}: waiting ${info.timeToReset} ms (global: ${info.global})`),
+      redact(
+        `Discord rate limit on ${info.method.toUpperCase()} ${info.route}: waiting ${info.timeToReset} ms (global: ${info.global})`,
+      ),
     ),
   );
 }
@@ -130,7 +132,9 @@ function checkedGatewayUrl(raw: string): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new Error(`DISCORD_GATEWAY_URL must be a ws:// or wss:// URL such as wss://gateway.discord.gg (got "${raw}").`);
+    throw new Error(
+      `DISCORD_GATEWAY_URL must be a ws:// or wss:// URL such as wss://gateway.discord.gg (got "${raw}").`,
+    );
   }
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
     throw new Error(`DISCORD_GATEWAY_URL must use ws or wss (got ${url.protocol}).`);
@@ -140,6 +144,7 @@ function checkedGatewayUrl(raw: string): string {
 }
 
 function checkedCount(name: 'retries' | 'timeout', value: number): number {
-  if (!Number.isInteger(value) || value < 0) throw new Error(`Discord REST ${name} must be a whole number >= 0 (got ${value}).`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new Error(`Discord REST ${name} must be a whole number >= 0 (got ${value}).`);
   return value;
 }

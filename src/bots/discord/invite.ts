@@ -16,12 +16,32 @@ export interface DiscordPermission {
 
 export const DISCORD_BOT_PERMISSIONS: readonly DiscordPermission[] = [
   { name: 'View Channel', flag: PermissionFlagsBits.ViewChannel, why: 'see the channels where /video is used' },
-  { name: 'Send Messages', flag: PermissionFlagsBits.SendMessages, why: 'answer in the channel when a thread cannot be made' },
-  { name: 'Send Messages in Threads', flag: PermissionFlagsBits.SendMessagesInThreads, why: 'post progress and the video in the thread' },
-  { name: 'Create Public Threads', flag: PermissionFlagsBits.CreatePublicThreads, why: 'open one thread per video request' },
+  {
+    name: 'Send Messages',
+    flag: PermissionFlagsBits.SendMessages,
+    why: 'answer in the channel when a thread cannot be made',
+  },
+  {
+    name: 'Send Messages in Threads',
+    flag: PermissionFlagsBits.SendMessagesInThreads,
+    why: 'post progress and the video in the thread',
+  },
+  {
+    name: 'Create Public Threads',
+    flag: PermissionFlagsBits.CreatePublicThreads,
+    why: 'open one thread per video request',
+  },
   { name: 'Attach Files', flag: PermissionFlagsBits.AttachFiles, why: 'upload the MP4' },
-  { name: 'Embed Links', flag: PermissionFlagsBits.EmbedLinks, why: 'show prompt, seed and settings as an embed, and links when a video is too large' },
-  { name: 'Read Message History', flag: PermissionFlagsBits.ReadMessageHistory, why: 'find its own messages again, for example after a restart' },
+  {
+    name: 'Embed Links',
+    flag: PermissionFlagsBits.EmbedLinks,
+    why: 'show prompt, seed and settings as an embed, and links when a video is too large',
+  },
+  {
+    name: 'Read Message History',
+    flag: PermissionFlagsBits.ReadMessageHistory,
+    why: 'find its own messages again, for example after a restart',
+  },
 ];
 
 /** The permission integer of the invite (309237763072). */

@@ -52,11 +52,21 @@ export interface SlackAppHandle {
 }
 
 export function createSlackApp(options: SlackAppOptions): SlackAppHandle {
-  const botToken = checkedToken('SLACK_BOT_TOKEN', options.botToken, 'xoxb-', 'the Bot User OAuth Token (OAuth & Permissions)');
+  const botToken = checkedToken(
+    'SLACK_BOT_TOKEN',
+    options.botToken,
+    'xoxb-',
+    'the Bot User OAuth Token (OAuth & Permissions)',
+  );
   const appToken =
     options.appToken === undefined || options.appToken === ''
       ? undefined
-      : checkedToken('SLACK_APP_TOKEN', options.appToken, 'xapp-', 'an App-Level Token with connections:write (Basic Information)');
+      : checkedToken(
+          'SLACK_APP_TOKEN',
+          options.appToken,
+          'xapp-',
+          'an App-Level Token with connections:write (Basic Information)',
+        );
   const signingSecret = options.signingSecret === '' ? undefined : options.signingSecret;
   if (appToken === undefined && signingSecret === undefined) {
     throw new Error(
@@ -74,14 +84,18 @@ export function createSlackApp(options: SlackAppOptions): SlackAppHandle {
   let socketReceiver: SocketModeReceiver | undefined;
   let httpReceiver: HTTPReceiver | undefined;
   if (appToken !== undefined) {
-    if (signingSecret !== undefined) libraryLogger.info('SLACK_APP_TOKEN is set: using Socket Mode; SLACK_SIGNING_SECRET is not used');
+    if (signingSecret !== undefined)
+      libraryLogger.info('SLACK_APP_TOKEN is set: using Socket Mode; SLACK_SIGNING_SECRET is not used');
     socketReceiver = new SocketModeReceiver({
       appToken,
       logger,
       logLevel,
       // A separate object: SocketModeClient writes its own retry default into the options it is given.
       installerOptions: {
-        clientOptions: { ...apiUrl, ...(options.retryConfig === undefined ? {} : { retryConfig: options.retryConfig }) },
+        clientOptions: {
+          ...apiUrl,
+          ...(options.retryConfig === undefined ? {} : { retryConfig: options.retryConfig }),
+        },
       },
     });
   } else {
@@ -124,7 +138,10 @@ export function createSlackApp(options: SlackAppOptions): SlackAppHandle {
           throw explainStartFailure('apps.connections.open', 'SLACK_APP_TOKEN', slackApiUrl, error);
         }
       } else {
-        const server = await httpReceiver!.start({ port: options.port ?? 3000, ...(options.host === undefined ? {} : { host: options.host }) });
+        const server = await httpReceiver!.start({
+          port: options.port ?? 3000,
+          ...(options.host === undefined ? {} : { host: options.host }),
+        });
         port = (server.address() as AddressInfo).port;
       }
       started = true;
@@ -218,7 +235,10 @@ function explainStartFailure(method: string, setting: string, slackApiUrl: strin
   if (coded.code === webApi.ErrorCode.PlatformError) {
     const reason = coded.data?.error ?? 'unknown_error';
     const hint =
-      reason === 'invalid_auth' || reason === 'not_authed' || reason === 'account_inactive' || reason === 'token_revoked'
+      reason === 'invalid_auth' ||
+      reason === 'not_authed' ||
+      reason === 'account_inactive' ||
+      reason === 'token_revoked'
         ? `reinstall the app to the workspace and copy a fresh token into ${setting}`
         : `check ${setting} and the app's settings`;
     return new Error(`Slack refused ${method} (${reason}): ${hint}.`, { cause: error });
