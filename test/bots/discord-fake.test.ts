@@ -247,6 +247,7 @@ test('an upload above the limit fails with DiscordAPIError 40005 (HTTP 413)', as
   const incoming = nextCommand(client);
   fake.sendSlashCommand({ name: 'video', options: { prompt: 'too big' } });
   const interaction = await incoming;
+  assert.equal(interaction.attachmentSizeLimit, 1000, 'the upload limit is known before uploading');
   await interaction.deferReply();
   const error = await interaction.editReply({ files: [{ attachment: fakeMp4(2000), name: 'video.mp4' }] }).then(
     () => assert.fail('the upload should have been refused'),
