@@ -1,6 +1,7 @@
 // Times UNet3D calls of a config with seeded random weights on the CPU EP, and optionally summarizes an ONNX
 // Runtime profile by operator type and by module. Used to tune the graph layout (docs/engine.md); issue 4's
-// `npm run bench` measures the whole pipeline.
+// `npm run bench` measures the whole pipeline. Each UNet call is paired with a 4096x1024x1024 MatMul timed just
+// before it, so on a shared machine the ratio (UNet GFLOP/s over MatMul GFLOP/s) stays meaningful.
 //   node --import tsx scripts/engine-unet-bench.ts [--config bench/model-small/unet/config.json] [--batch 2]
 //     [--frames 16] [--size 32] [--runs 5] [--threads 2] [--dtype float32|float16] [--profile]
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { buildUNet3DGraph, parseUNet3DConditionConfig } from '../src/engine/models/unets/unet_3d_condition.js';
 import type { FloatType } from '../src/engine/nn/module.js';
+import { GraphBuilder } from '../src/engine/onnx/graph_builder.js';
 import { writeModel } from '../src/engine/onnx/serialize.js';
 import { createSession } from '../src/engine/onnx/session.js';
 import { randomWeights } from '../src/engine/weights/random_weights.js';
@@ -25,6 +27,8 @@ const { values: args } = parseArgs({
     threads: { type: 'string', default: '2' },
     dtype: { type: 'string', default: 'float32' },
     profile: { type: 'boolean', default: false },
+    /** FLOP of one call, for the effective rate (513 GFLOP: bench/model-small at batch 2, 16 frames, 32x32). */
+    gflop: { type: 'string', default: '513' },
   },
 });
 
@@ -51,15 +55,22 @@ try {
     timestep: new ort.Tensor('int64', BigInt64Array.from([500n]), [1]),
     encoder_hidden_states: new ort.Tensor('float32', rand(B * 77 * config.cross_attention_dim), [B, 77, config.cross_attention_dim]),
   };
+  const matmul = await matmulProbe(dir, Number(args.threads));
   await session.run(feeds);
   const times: number[] = [];
+  const ratios: number[] = [];
   for (let i = 0; i < runs; i++) {
+    const matmulGflops = await matmul();
     t = performance.now();
     await session.run(feeds);
-    times.push((performance.now() - t) / 1000);
+    const seconds = (performance.now() - t) / 1000;
+    times.push(seconds);
+    ratios.push(Number(args.gflop) / seconds / matmulGflops);
+    console.log(`  run ${i + 1}: ${seconds.toFixed(3)} s (MatMul ${matmulGflops.toFixed(0)} GFLOP/s just before)`);
   }
-  times.sort((a, b) => a - b);
-  console.log(`UNet call (batch ${B}, ${F} frames, ${S}x${S}): median ${times[Math.floor(runs / 2)]!.toFixed(3)} s, min ${times[0]!.toFixed(3)} s over ${runs} runs`);
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  console.log(`UNet call (batch ${B}, ${F} frames, ${S}x${S}): median ${median(times).toFixed(3)} s, min ${Math.min(...times).toFixed(3)} s over ${runs} runs`);
+  console.log(`effective ${(Number(args.gflop) / median(times)).toFixed(0)} GFLOP/s; median ratio to the MatMul probe ${median(ratios).toFixed(2)}`);
   if (args.profile) {
     session.endProfiling();
     const profileFile = (await readdir(dir)).find((f) => f.startsWith('profile') && f.endsWith('.json'));
@@ -69,6 +80,28 @@ try {
   await session.release();
 } finally {
   await rm(dir, { recursive: true, force: true });
+}
+
+/** A session timing one [4096, 1024] x [1024, 1024] MatMul (8.6 GFLOP); returns a function measuring GFLOP/s. */
+async function matmulProbe(dir: string, threads: number): Promise<() => Promise<number>> {
+  const graph = new GraphBuilder('matmul_probe');
+  const a = graph.input('a', 'float32', [4096, 1024]);
+  const b = graph.constant(Float32Array.from({ length: 1024 * 1024 }, (_, i) => Math.sin(i) * 0.03), 'float32', [1024, 1024], 'b');
+  graph.output(graph.at('probe').matmul(a, b), 'c', [4096, 1024]);
+  const path = join(dir, 'matmul.onnx');
+  await writeModel(graph, path, { externalData: false });
+  const session = await createSession(path, { intraOpNumThreads: threads });
+  const feeds = { a: new ort.Tensor('float32', Float32Array.from({ length: 4096 * 1024 }, (_, i) => Math.cos(i) * 0.5), [4096, 1024]) };
+  await session.run(feeds);
+  return async () => {
+    let best = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const t = performance.now();
+      await session.run(feeds);
+      best = Math.min(best, (performance.now() - t) / 1000);
+    }
+    return (2 * 4096 * 1024 * 1024) / best / 1e9;
+  };
 }
 
 interface ProfileEvent {
