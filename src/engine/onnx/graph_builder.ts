@@ -78,7 +78,6 @@ export const attr = {
   int: (i: number): Omit<Attr, 'name'> => ({ type: AttributeType.INT, i }),
   float: (f: number): Omit<Attr, 'name'> => ({ type: AttributeType.FLOAT, f }),
   ints: (ints: readonly number[]): Omit<Attr, 'name'> => ({ type: AttributeType.INTS, ints: [...ints] }),
-  floats: (floats: readonly number[]): Omit<Attr, 'name'> => ({ type: AttributeType.FLOATS, floats: [...floats] }),
   string: (s: string): Omit<Attr, 'name'> => ({ type: AttributeType.STRING, s: utf8(s) }),
 };
 
@@ -255,9 +254,6 @@ export class Ops {
   unary(op: string, x: Value, label = op): Value {
     return this.one(op, [x], x.dtype, {}, label);
   }
-  sigmoid(x: Value, label = 'Sigmoid'): Value {
-    return this.one('Sigmoid', [x], x.dtype, {}, label);
-  }
   sin(x: Value): Value {
     return this.one('Sin', [x], x.dtype);
   }
@@ -292,9 +288,6 @@ export class Ops {
   }
 
   // Normalization and attention.
-  softmax(x: Value, axis = -1): Value {
-    return this.one('Softmax', [x], x.dtype, { axis: attr.int(axis) });
-  }
   layerNorm(x: Value, scale: Value, bias: Value, epsilon: number, axis = -1, label = 'LayerNormalization'): Value {
     return this.one('LayerNormalization', [x, scale, bias], x.dtype, { axis: attr.int(axis), epsilon: attr.float(epsilon) }, label);
   }

@@ -221,7 +221,7 @@ export function encodeModel(model: ModelProto): Uint8Array {
   return onnx.ModelProto.encode(onnx.ModelProto.fromObject(model)).finish();
 }
 
-/** Parses protobuf bytes into a plain object (used by tests and by the cache's integrity check). */
+/** Parses protobuf bytes into a plain object (for inspecting written models). */
 export function decodeModel(bytes: Uint8Array): ModelProto {
   const message = onnx.ModelProto.decode(bytes);
   return onnx.ModelProto.toObject(message, { longs: Number, bytes: Uint8Array, defaults: false, arrays: true }) as ModelProto;
