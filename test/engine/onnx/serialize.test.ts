@@ -40,7 +40,7 @@ test('external data: page-aligned offsets, small tensors inline, same output as 
     { key: 'offset', value: '0' },
     { key: 'length', value: '16384' },
   ]);
-  assert.equal(bias!.external_data, undefined);
+  assert.deepEqual(bias!.external_data, []);
   assert.equal(bias!.raw_data!.length, 256);
 
   const x = f32(Float32Array.from({ length: 3 * 64 }, (_, i) => Math.sin(i)), [3, 64]);
