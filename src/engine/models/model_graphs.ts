@@ -10,10 +10,10 @@ import { type CacheProgress, GraphCache } from '../onnx/cache.js';
 import type { GraphBuilder } from '../onnx/graph_builder.js';
 import { writeModel } from '../onnx/serialize.js';
 import { SafetensorsWeights, VarBuilder } from '../weights/var_builder.js';
-import { type AutoencoderKLConfig, buildVaeDecoderGraph, parseAutoencoderKLConfig, VAE_ENCODER_KEY_PREFIXES } from './autoencoders/autoencoder_kl.js';
-import { buildTextEncoderGraph, CLIP_IGNORED_KEY_PREFIXES, type CLIPTextConfig, parseCLIPTextConfig } from './clip/modeling_clip.js';
-import { ModelConfigError } from './model_config.js';
-import { buildUNet3DGraph, parseUNet3DConditionConfig, type UNet3DConditionConfig } from './unets/unet_3d_condition.js';
+import { type AutoencoderKLConfig, AutoencoderKLConfigSchema, buildVaeDecoderGraph, VAE_ENCODER_KEY_PREFIXES } from './autoencoders/autoencoder_kl.js';
+import { buildTextEncoderGraph, CLIP_IGNORED_KEY_PREFIXES, type CLIPTextConfig, CLIPTextConfigSchema } from './clip/modeling_clip.js';
+import { ModelConfigError, readModelConfig } from './model_config.js';
+import { buildUNet3DGraph, type UNet3DConditionConfig, UNet3DConditionConfigSchema } from './unets/unet_3d_condition.js';
 
 /**
  * Version of the graph-building code, part of every cache key: bump it whenever a change to src/engine/onnx,
@@ -67,16 +67,11 @@ export async function findWeightFiles(modelDir: string, component: ComponentName
   throw new ModelConfigError(dir, `no weights: expected ${variants.map((v) => `${v}.safetensors`).join(' or ')}${hint}`);
 }
 
+const CONFIG_SCHEMAS = { text_encoder: CLIPTextConfigSchema, unet: UNet3DConditionConfigSchema, vae: AutoencoderKLConfigSchema } as const;
+
+/** A component's parsed config.json (ModelConfigError names the file and the offending keys). */
 export async function readComponentConfig<C extends ComponentName>(modelDir: string, component: C): Promise<ModelConfigs[C]> {
-  const path = join(modelDir, component, 'config.json');
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(path, 'utf8'));
-  } catch (e) {
-    throw new ModelConfigError(path, `cannot read config: ${(e as Error).message}`);
-  }
-  const parse = { text_encoder: parseCLIPTextConfig, unet: parseUNet3DConditionConfig, vae: parseAutoencoderKLConfig }[component];
-  return parse(json, path) as ModelConfigs[C];
+  return (await readModelConfig(CONFIG_SCHEMAS[component], join(modelDir, component, 'config.json'))) as ModelConfigs[C];
 }
 
 /** The identity of weight files for cache keys: name, size, modification time and a hash of the header. */
