@@ -1,0 +1,68 @@
+import { basename, dirname } from 'node:path';
+import send from '@fastify/send';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { ErrorCode } from '../../core/errors.js';
+import { JOB_STATUSES, PLATFORMS } from '../../core/jobs.js';
+import { videoBotError } from '../../core/messages.js';
+import { deleteJobOutput } from '../../queue/job-outputs.js';
+import { DASHBOARD_ACTOR, pageFrame, redirectWithFlash, refererPage, sendHtml, type AdminContext } from '../context.js';
+import { choice, pageNumber, parseFields, text, utcDate } from '../forms.js';
+import { historyPage } from '../views/history.js';
+
+const PAGE_SIZE = 20;
+const DAY_MS = 86_400_000;
+
+const historyQuery = z
+  .object({ user: text(128), platform: choice(PLATFORMS), status: choice(JOB_STATUSES), from: utcDate, to: utcDate, page: pageNumber })
+  .loose();
+const jobParams = z.object({ id: z.string().min(1).max(64) });
+
+export async function historyRoutes(app: FastifyInstance, { ctx }: { ctx: AdminContext }): Promise<void> {
+  app.get('/history', async (request, reply) => {
+    const q = parseFields(historyQuery, request.query);
+    if (q.from !== undefined && q.to !== undefined && q.to < q.from) {
+      throw videoBotError(ErrorCode.InvalidRequest, { issues: [{ field: 'to', message: 'to: must not be before from.' }] });
+    }
+    const result = await ctx.history.search({
+      ...(q.user === undefined ? {} : { user: q.user }),
+      ...(q.platform === undefined ? {} : { platform: q.platform }),
+      ...(q.status === undefined ? {} : { statuses: [q.status] }),
+      ...(q.from === undefined ? {} : { from: q.from }),
+      // The form's "to" day is included: everything before the next day's start.
+      ...(q.to === undefined ? {} : { to: new Date(q.to.getTime() + DAY_MS) }),
+      page: q.page,
+      pageSize: PAGE_SIZE,
+    });
+    const day = (d: Date | undefined) => d?.toISOString().slice(0, 10);
+    const query = { user: q.user, platform: q.platform, status: q.status, from: day(q.from), to: day(q.to) };
+    return sendHtml(reply, historyPage({ frame: pageFrame(request, reply), query, result }));
+  });
+
+  app.post('/history/:id/delete-video', async (request, reply) => {
+    const job = await ctx.service.getJob(parseFields(jobParams, request.params).id);
+    await deleteJobOutput(ctx.store, ctx.outputsDir, job);
+    await ctx.service.appendAudit({ actor: DASHBOARD_ACTOR, action: 'job.video.delete', target: job.id, details: { owner: `${job.user.platform}:${job.user.platformUserId}` } });
+    const page = refererPage(request);
+    const back = page?.startsWith('/admin/history') === true ? page : '/admin/history';
+    return redirectWithFlash(request, reply, back, { kind: 'ok', text: 'Video deleted; the job stays in the history.' });
+  });
+
+  /** The job's files for the inline player, behind the dashboard session (the /api/v1 URLs need the bearer token). */
+  const sendMedia = async (request: FastifyRequest, reply: FastifyReply, which: 'video' | 'poster') => {
+    const job = await ctx.service.getJob(parseFields(jobParams, request.params).id);
+    const path = which === 'video' ? job.output?.mediaPath : job.output?.posterPath;
+    if (path === undefined || path === null) throw videoBotError(ErrorCode.NotFound, { entity: 'video', id: job.id });
+    // Root + base name: send() refuses anything that would leave the job's folder. Ranges let the player seek.
+    const result = await send(request.raw, basename(path), { root: dirname(path), acceptRanges: true, cacheControl: false, dotfiles: 'deny' });
+    if (result.type !== 'file') throw videoBotError(ErrorCode.NotFound, { entity: 'video', id: job.id });
+    return reply
+      .code(result.statusCode)
+      .headers(result.headers)
+      .header('content-type', which === 'video' ? job.output!.mediaType : 'image/png')
+      .header('cache-control', 'private, max-age=300')
+      .send(result.stream);
+  };
+  app.get('/jobs/:id/video', (request, reply) => sendMedia(request, reply, 'video'));
+  app.get('/jobs/:id/poster', (request, reply) => sendMedia(request, reply, 'poster'));
+}

@@ -1,0 +1,66 @@
+// Finished and unfinished jobs for the dashboard's history: filtered by user, platform, status and submit date,
+// newest first, one page at a time with the total for the pager. Read-only; state changes stay in job-store.ts.
+import type { Job, JobStatus, Platform } from '../core/jobs.js';
+import type { DatabaseProvider, Prisma, PrismaClient } from '../db/database.js';
+import { containsIgnoringCase } from '../db/text-search.js';
+import { toJob } from './job-store.js';
+
+export interface HistoryFilter {
+  /** Part of the platform user id or display name (case-insensitive). */
+  user?: string;
+  /** Where the request came from (the reply platform), as in JobStore.list. */
+  platform?: Platform;
+  statuses?: JobStatus[];
+  /** Submitted at or after. */
+  from?: Date;
+  /** Submitted before. */
+  to?: Date;
+  /** 1-based. */
+  page: number;
+  pageSize: number;
+}
+
+export interface HistoryPage {
+  jobs: Job[];
+  total: number;
+  page: number;
+  pages: number;
+}
+
+export class JobHistory {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly provider: DatabaseProvider,
+  ) {}
+
+  async search(filter: HistoryFilter): Promise<HistoryPage> {
+    const where: Prisma.JobWhereInput = {
+      ...(filter.user === undefined
+        ? {}
+        : {
+            user: {
+              OR: [
+                { platformUserId: containsIgnoringCase(this.provider, filter.user) },
+                { displayName: containsIgnoringCase(this.provider, filter.user) },
+              ],
+            },
+          }),
+      ...(filter.platform === undefined ? {} : { replyPlatform: filter.platform }),
+      ...(filter.statuses === undefined || filter.statuses.length === 0 ? {} : { status: { in: filter.statuses } }),
+      ...(filter.from === undefined && filter.to === undefined
+        ? {}
+        : { createdAt: { ...(filter.from === undefined ? {} : { gte: filter.from }), ...(filter.to === undefined ? {} : { lt: filter.to }) } }),
+    };
+    const total = await this.prisma.job.count({ where });
+    const pages = Math.max(1, Math.ceil(total / filter.pageSize));
+    const page = Math.min(Math.max(1, filter.page), pages);
+    const rows = await this.prisma.job.findMany({
+      where,
+      orderBy: { seq: 'desc' },
+      skip: (page - 1) * filter.pageSize,
+      take: filter.pageSize,
+      include: { user: true },
+    });
+    return { jobs: rows.map(toJob), total, page, pages };
+  }
+}

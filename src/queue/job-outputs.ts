@@ -1,0 +1,19 @@
+// Removing one finished job's files on an admin's request (the retention sweep in retention.ts does the same for
+// old jobs on a schedule). The job stays in the history without its video; `reproduce` can render it again.
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCode } from '../core/errors.js';
+import { FINISHED_STATUSES, type Job } from '../core/jobs.js';
+import { videoBotError } from '../core/messages.js';
+import type { JobStore } from './job-store.js';
+
+/** Deletes the job's output folder and forgets its files. InvalidState while the job is not finished. */
+export async function deleteJobOutput(store: JobStore, outputsDir: string, job: Job): Promise<void> {
+  if (!FINISHED_STATUSES.includes(job.status)) {
+    throw videoBotError(ErrorCode.InvalidState, { jobId: job.id, status: job.status, action: 'video' });
+  }
+  if (job.output === null) throw videoBotError(ErrorCode.NotFound, { entity: 'video', id: job.id });
+  // The folder is named by the job id under outputsDir (as the worker creates it), never by a stored path.
+  await rm(join(outputsDir, job.id), { recursive: true, force: true });
+  await store.clearOutput(job.id);
+}
