@@ -2,7 +2,7 @@
 // prefix (which requests and checks its weights) and emits ONNX nodes named after that prefix when `forward` is
 // called with a BuildContext. Child modules are properties named like the PyTorch attributes (snake_case), so the
 // property path is the weight key.
-import type { DataType, GraphBuilder, Ops, Value } from '../onnx/graph_builder.js';
+import type { DataType, GraphBuilder, HostData, Ops, Value } from '../onnx/graph_builder.js';
 import type { VarBuilder, WeightRef } from '../weights/var_builder.js';
 
 /** Element type of a graph's activations and weights. */
@@ -30,12 +30,13 @@ export class BuildContext {
   /** A checkpoint weight as a graph initializer (read when the model is written). */
   param(ref: WeightRef, options: ParamOptions = {}): Value {
     const dtype = options.dtype ?? this.dtype;
-    if (!options.rows) return this.graph.weight(ref.key, dtype, ref.shape, () => ref.read(), [ref.key]);
+    const read = (): Promise<HostData> => (dtype === 'float16' ? ref.readHalfBits() : ref.read());
+    if (!options.rows) return this.graph.weight(ref.key, dtype, ref.shape, read, [ref.key]);
     const [start, end] = options.rows;
     const [first, ...rest] = ref.shape;
     if (first === undefined || start < 0 || end > first || start >= end) throw new Error(`rows [${start}, ${end}) are outside ${ref.key} [${ref.shape}]`);
     const rowSize = rest.reduce((a, b) => a * b, 1);
-    return this.graph.weight(`${ref.key}[${start}:${end}]`, dtype, [end - start, ...rest], async () => (await ref.read()).slice(start * rowSize, end * rowSize), [ref.key]);
+    return this.graph.weight(`${ref.key}[${start}:${end}]`, dtype, [end - start, ...rest], async () => (await read()).slice(start * rowSize, end * rowSize), [ref.key]);
   }
 }
 

@@ -1,12 +1,8 @@
 // Conversions between float32 and the 16-bit float formats of checkpoints and fp16 graphs. Node 20 has no
 // Float16Array, so half and bfloat16 values travel as their raw bits in a Uint16Array.
 
-const f32Scratch = new Float32Array(1);
-const u32Scratch = new Uint32Array(f32Scratch.buffer);
-
-function floatToHalfBits(value: number): number {
-  f32Scratch[0] = value;
-  const x = u32Scratch[0]!;
+/** IEEE 754 binary16 bits of the float32 whose bits are `x`, rounding to nearest even. */
+function floatBitsToHalfBits(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
@@ -31,8 +27,9 @@ function floatToHalfBits(value: number): number {
 
 /** float32 values to IEEE 754 binary16 bits, rounding to nearest even (as PyTorch's `.half()`). */
 export function float32ToHalfBits(values: Float32Array): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
   const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = floatToHalfBits(values[i]!);
+  for (let i = 0; i < bits.length; i++) out[i] = floatBitsToHalfBits(bits[i]!);
   return out;
 }
 

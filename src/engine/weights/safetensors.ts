@@ -1,9 +1,9 @@
 // safetensors reader: parses the header (u64 little-endian length + JSON) and reads one tensor at a time through
-// a file handle, so a multi-GB checkpoint is never held in one buffer. F32, F16 and BF16 tensors convert to
-// float32; I64 tensors read as BigInt64Array; U8 as Uint8Array.
+// a file handle, so a multi-GB checkpoint is never held in one buffer. F32, F16 and BF16 tensors read as float32
+// or as half bits; I64 tensors as BigInt64Array.
 // @see https://github.com/huggingface/safetensors#format
 import { open, type FileHandle } from 'node:fs/promises';
-import { bfloat16BitsToFloat32, halfBitsToFloat32 } from './dtypes.js';
+import { bfloat16BitsToFloat32, float32ToHalfBits, halfBitsToFloat32 } from './dtypes.js';
 
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -122,6 +122,17 @@ export class SafetensorsFile {
       default:
         throw new SafetensorsError(this.path, `tensor ${name} has dtype ${info.dtype}, expected one of ${FLOAT_DTYPES.join(', ')}`);
     }
+  }
+
+  /**
+   * A floating-point tensor as IEEE half bits: F16 data as stored (no float32 round trip, which matters for
+   * multi-GB fp16 checkpoints), F32 and BF16 rounded to nearest even.
+   */
+  async readHalfBits(name: string): Promise<Uint16Array> {
+    const info = this.info(name);
+    if (info.dtype !== 'F16') return float32ToHalfBits(await this.readFloat32(name));
+    const bytes = await this.readBytes(name);
+    return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
   }
 
   /** An I64 tensor. */

@@ -3,14 +3,17 @@
 // with the checkpoint and throws one WeightsMismatchError that names the first offender (missing tensor, wrong shape
 // or dtype, unexpected tensor). Placeholder builders record keys without any checkpoint, for building graphs of
 // big configs without their weights.
+import { float32ToHalfBits } from './dtypes.js';
 import { FLOAT_DTYPES, type SafetensorsDType, SafetensorsFile, type TensorInfo } from './safetensors.js';
 
-/** A weight of the checkpoint, read on demand as float32. */
+/** A weight of the checkpoint, read on demand. */
 export interface WeightRef {
   readonly key: string;
   /** The shape the config implies (and, after a passing check, the checkpoint's shape). */
   readonly shape: readonly number[];
   read(): Promise<Float32Array>;
+  /** As IEEE half bits (fp16 graphs); F16 checkpoint data comes as stored. */
+  readHalfBits(): Promise<Uint16Array>;
 }
 
 /** Where weights come from: one safetensors file or several (sharded checkpoints). */
@@ -20,6 +23,7 @@ export interface WeightSource {
   info(key: string): Pick<TensorInfo, 'dtype' | 'shape'> | undefined;
   keys(): Iterable<string>;
   readFloat32(key: string): Promise<Float32Array>;
+  readHalfBits(key: string): Promise<Uint16Array>;
 }
 
 /** The weights of one or more open safetensors files (the shards of one checkpoint). */
@@ -57,9 +61,15 @@ export class SafetensorsWeights implements WeightSource {
     return this.byKey.keys();
   }
   readFloat32(key: string): Promise<Float32Array> {
+    return this.file(key).readFloat32(key);
+  }
+  readHalfBits(key: string): Promise<Uint16Array> {
+    return this.file(key).readHalfBits(key);
+  }
+  private file(key: string): SafetensorsFile {
     const file = this.byKey.get(key);
     if (!file) throw new Error(`no tensor ${key} in ${this.description}`);
-    return file.readFloat32(key);
+    return file;
   }
   async close(): Promise<void> {
     await Promise.all(this.files.map((f) => f.close()));
@@ -164,14 +174,16 @@ export class VarBuilder {
     }
     const { source, fill } = this.registry;
     const fixedShape = [...shape];
+    const read = async (): Promise<Float32Array> => {
+      if (source) return source.readFloat32(key);
+      if (fill) return fill(key, fixedShape);
+      throw new Error(`placeholder weight ${key} has no data`);
+    };
     return {
       key,
       shape: fixedShape,
-      read: async () => {
-        if (source) return source.readFloat32(key);
-        if (fill) return fill(key, fixedShape);
-        throw new Error(`placeholder weight ${key} has no data`);
-      },
+      read,
+      readHalfBits: async () => (source ? source.readHalfBits(key) : float32ToHalfBits(await read())),
     };
   }
 

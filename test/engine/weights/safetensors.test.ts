@@ -46,6 +46,10 @@ test('reads F32, F16, BF16 as float32 and I64 as BigInt64Array, with metadata', 
     assert.deepEqual([...(await file.readFloat32('h'))], [1, -2, Math.fround(0.333251953125), 2 ** -24, Infinity, -0]);
     assert.deepEqual([...(await file.readFloat32('b'))], [1, -3, 0.33203125]);
     assert.deepEqual([...(await file.readInt64('t'))], [981n, -1n]);
+    // Half bits: F16 as stored, F32 and BF16 rounded.
+    assert.deepEqual(await file.readHalfBits('h'), f16);
+    assert.deepEqual([...(await file.readHalfBits('a'))], [0x3c00, 0x4000, 0x4200, 0x4400]);
+    assert.deepEqual([...(await file.readHalfBits('b'))], [0x3c00, 0xc200, 0x3550]);
     await assert.rejects(file.readFloat32('t'), /dtype I64, expected one of F32, F16, BF16/);
     await assert.rejects(file.readInt64('a'), /expected I64/);
     await assert.rejects(file.readFloat32('missing'), /no tensor named missing/);
