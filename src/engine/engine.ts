@@ -27,11 +27,17 @@ import { SafetensorsError } from './weights/safetensors.js';
 import { WeightsMismatchError } from './weights/var_builder.js';
 
 /**
- * Session options, measured with `npm run bench` (docs/engine-runtime.md): the CPU arena and memory patterns on
- * (repeated UNet calls of one shape reuse their buffers), all graph optimizations (NCHWc convolutions, fusions),
- * one inter-op thread (the graphs are one chain of operators; parallel branches gain nothing).
+ * Session options, measured with `npm run bench` (docs/engine-runtime.md): all graph optimizations (NCHWc
+ * convolutions, fusions); the CPU memory arena on (repeated calls reuse its blocks); memory patterns off (their
+ * planned block comes on top of the arena: +480 MB peak for the benchmark UNet, no measurable speed gain); one
+ * inter-op thread (the graphs are one chain of operators).
  */
-export const ENGINE_SESSION_DEFAULTS = { graphOptimizationLevel: 'all', enableCpuMemArena: true, interOpNumThreads: 1 } as const satisfies SessionOptions;
+export const ENGINE_SESSION_DEFAULTS = {
+  graphOptimizationLevel: 'all',
+  enableCpuMemArena: true,
+  enableMemPattern: false,
+  interOpNumThreads: 1,
+} as const satisfies SessionOptions;
 
 export interface EngineOptions {
   /** A diffusers text-to-video folder; '' loads the built-in demo model. */

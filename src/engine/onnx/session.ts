@@ -16,6 +16,11 @@ export interface SessionOptions {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'layout' | 'all';
   /** The CPU memory arena: faster repeated runs, memory kept after a run (default true). */
   enableCpuMemArena?: boolean;
+  /**
+   * Memory patterns: from the second run of a shape on, all intermediate tensors come from one block planned from
+   * the first run (default true). That block comes on top of what the arena already holds.
+   */
+  enableMemPattern?: boolean;
   /** Writes a chrome-trace JSON profile (`${profileFilePrefix}_<date>.json`) when the session ends profiling. */
   enableProfiling?: boolean;
   profileFilePrefix?: string;
@@ -43,7 +48,7 @@ export function ortSessionOptions(options: SessionOptions = {}): ort.InferenceSe
     executionProviders: ep === 'cuda' ? [{ name: 'cuda', deviceId: options.deviceId ?? 0 }] : ['cpu'],
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     enableCpuMemArena: options.enableCpuMemArena ?? true,
-    enableMemPattern: true,
+    enableMemPattern: options.enableMemPattern ?? true,
     executionMode: 'sequential',
     logSeverityLevel: options.logSeverityLevel ?? 3,
   };
