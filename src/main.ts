@@ -6,12 +6,12 @@ import type { FastifyInstance } from 'fastify';
 import { httpApi } from './bots/http/api.js';
 import { configSecrets, type Config } from './config.js';
 import { setupAdminAuth, type AdminAuth } from './core/admin-auth.js';
-import { EventBus } from './core/events.js';
+import { EventBus, type EventListener } from './core/events.js';
 import type { Renderer } from './core/ports.js';
 import { VideoService } from './core/service.js';
 import { AuditLog } from './db/audit-log.js';
 import { connectDatabase, databaseTarget, type Database } from './db/database.js';
-import { applyMigrations } from './db/migrations.js';
+import { migrateDatabase } from './db/migrations.js';
 import { SettingsStore } from './db/settings.js';
 import { createMetrics } from './http/metrics.js';
 import { buildServer, type HttpPlugin } from './http/server.js';
@@ -39,6 +39,11 @@ export interface StartOptions {
   rotateAdminToken?: boolean;
   /** Shows a newly generated admin token; default prints a banner to stdout (never to the log). */
   showAdminToken?: (token: string) => void;
+  /**
+   * Event listeners attached before the queue is restored, so they see everything from the first event on
+   * (including jobs requeued after a crash and jobs that start at once). Later ones use service.subscribe().
+   */
+  listeners?: EventListener[];
   /** Engine readiness poll interval (ms). */
   enginePollMs?: number;
   clock?: () => Date;
@@ -74,7 +79,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
   await mkdir(config.outputsDir, { recursive: true });
 
   const target = databaseTarget(config.databaseUrl);
-  const applied = await applyMigrations(target);
+  const applied = await migrateDatabase(target);
   logger.info({ database: target.displayUrl, provider: target.provider, applied }, applied.length > 0 ? 'database migrated' : 'database up to date');
   const db = await connectDatabase(target);
   try {
@@ -102,6 +107,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     });
 
     const events = new EventBus((error, event) => logger.error({ err: error, event: event.type }, 'event listener failed'));
+    for (const listener of options.listeners ?? []) events.subscribe(listener);
     const worker = new Worker({
       store,
       renderer,

@@ -3,6 +3,7 @@
 // exactly as `prisma migrate deploy` would. Each migration folder also keeps `snapshot.prisma`, the schema the
 // migration leads to, because the wasm engine cannot replay a migration history to diff against it
 // (docs/platform-notes.md); new migrations are the diff from the latest snapshot to the current schema.
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +94,47 @@ export async function applyMigrations(
       }),
     options.log,
   );
+}
+
+/**
+ * Names of migrations the database has not applied (or applied with different SQL), read with an ordinary
+ * connection. On SQLite the schema engine takes the file in exclusive locking mode, which fails while another
+ * process has it open; checking first lets a second process start against an up-to-date database.
+ */
+export async function pendingMigrations(
+  target: Pick<Database, 'adapterFactory'>,
+  migrations: Migration[],
+): Promise<string[]> {
+  const adapter = await target.adapterFactory().connect();
+  try {
+    const result = await adapter.queryRaw({
+      sql: 'SELECT "migration_name", "checksum" FROM "_prisma_migrations" WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL',
+      args: [],
+      argTypes: [],
+    });
+    const applied = new Map(result.rows.map((row) => [String(row[0]), String(row[1])]));
+    return migrations.filter((m) => applied.get(m.name) !== checksum(m.sql)).map((m) => m.name);
+  } catch {
+    // No `_prisma_migrations` table yet: a new database.
+    return migrations.map((m) => m.name);
+  } finally {
+    await adapter.dispose();
+  }
+}
+
+/** Applies pending migrations, skipping the schema engine when there are none. Returns the names applied now. */
+export async function migrateDatabase(
+  target: Pick<Database, 'provider' | 'adapterFactory'>,
+  options: { log?: (line: string) => void; root?: string } = {},
+): Promise<string[]> {
+  const migrations = readMigrations(target.provider, options.root);
+  if ((await pendingMigrations(target, migrations)).length === 0) return [];
+  return applyMigrations(target, { ...options, migrations });
+}
+
+/** The checksum `_prisma_migrations` records: SHA-256 of the migration script. */
+function checksum(sql: string): string {
+  return createHash('sha256').update(sql).digest('hex');
 }
 
 /** SQL that takes a database from schema `from` (undefined = empty database) to schema `to`. */

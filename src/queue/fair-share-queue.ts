@@ -24,6 +24,9 @@ export interface FairShareQueueClass {
   };
 }
 
+/** An instance of the class made by fairShareQueueClass(); the first type argument of PQueue. */
+export type FairShareQueue = InstanceType<FairShareQueueClass>;
+
 export function fairShareQueueClass(
   scheduler: FairShareScheduler<FairShareEntry>,
   now: () => number = Date.now,

@@ -218,7 +218,9 @@ export class JobStore {
 
   /**
    * After a crash: jobs left `running` go back to the queue when they have attempts left, else fail with
-   * JobInterrupted (refunded). Their start time is kept so fair share still counts the interrupted render.
+   * JobInterrupted (refunded). A requeued job's start time is cleared, which takes its charge out of the fair-share
+   * history: the scheduler is back in the state it was in when it picked the job, so it picks it first again and
+   * the other waiting jobs keep their order.
    */
   async recoverInterrupted(maxAttempts: number, at: Date): Promise<{ requeued: Job[]; failed: Job[] }> {
     const running = await this.prisma.job.findMany({ where: { status: 'running' }, orderBy: { seq: 'asc' } });
@@ -227,7 +229,7 @@ export class JobStore {
     for (const row of running) {
       if (row.attempts < maxAttempts) {
         const job = await this.#transition(row.id, ['running'], async (tx) => {
-          await tx.job.update({ where: { id: row.id }, data: { status: 'queued', progressStep: 0, etaMs: null } });
+          await tx.job.update({ where: { id: row.id }, data: { status: 'queued', progressStep: 0, etaMs: null, startedAt: null } });
         });
         if (job !== null) requeued.push(job);
       } else {

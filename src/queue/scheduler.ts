@@ -27,6 +27,15 @@ interface UsageState {
   at: number;
   /** Epoch ms of the last pick; -Infinity for never. */
   lastServedAt: number;
+  /** Order of the last pick among all picks: breaks ties between picks within the same millisecond. */
+  lastServedRank: number;
+}
+
+interface Candidate {
+  share: number;
+  lastServedAt: number;
+  lastServedRank: number;
+  seq: number;
 }
 
 export interface FairShareOptions {
@@ -42,6 +51,7 @@ export class FairShareScheduler<T extends PendingJob = PendingJob> {
   readonly #usage = new Map<string, UsageState>();
   readonly #halfLifeMs: number;
   readonly #weightOf: (userId: string) => number;
+  #servedCount = 0;
 
   constructor(options: FairShareOptions) {
     if (!(options.halfLifeMs > 0)) throw new RangeError(`halfLifeMs must be > 0 (got ${options.halfLifeMs})`);
@@ -85,7 +95,7 @@ export class FairShareScheduler<T extends PendingJob = PendingJob> {
    * correction is charged at its start time). Negative amounts correct an overestimate.
    */
   charge(userId: string, seconds: number, at: number): void {
-    const state = this.#usage.get(userId) ?? { value: 0, at, lastServedAt: Number.NEGATIVE_INFINITY };
+    const state = this.#usage.get(userId) ?? newState(at);
     if (at >= state.at) {
       state.value = this.#decay(state.value, at - state.at) + seconds;
       state.at = at;
@@ -98,8 +108,9 @@ export class FairShareScheduler<T extends PendingJob = PendingJob> {
 
   /** Records that a user was served at `at` (restored from history after a restart). */
   markServed(userId: string, at: number): void {
-    const state = this.#usage.get(userId) ?? { value: 0, at, lastServedAt: Number.NEGATIVE_INFINITY };
+    const state = this.#usage.get(userId) ?? newState(at);
     state.lastServedAt = Math.max(state.lastServedAt, at);
+    state.lastServedRank = ++this.#servedCount;
     this.#usage.set(userId, state);
   }
 
@@ -124,14 +135,16 @@ export class FairShareScheduler<T extends PendingJob = PendingJob> {
     const usage = new Map([...this.#usage].map(([user, state]) => [user, { ...state }]));
     const remaining = new Map(this.#pending);
     const order: T[] = [];
+    let rank = this.#servedCount;
     while (remaining.size > 0) {
       const job = this.#pick(now, usage, remaining.values())!;
       remaining.delete(job.id);
-      const state = usage.get(job.userId) ?? { value: 0, at: now, lastServedAt: Number.NEGATIVE_INFINITY };
+      const state = usage.get(job.userId) ?? newState(now);
       usage.set(job.userId, {
         value: this.#decay(state.value, Math.max(0, now - state.at)) + job.cost,
         at: now,
         lastServedAt: now,
+        lastServedRank: ++rank,
       });
       order.push(job);
     }
@@ -152,26 +165,30 @@ export class FairShareScheduler<T extends PendingJob = PendingJob> {
     }
     if (promoted !== undefined) return promoted;
 
-    let best: { job: T; share: number; lastServedAt: number } | undefined;
+    let best: { job: T; candidate: Candidate } | undefined;
     for (const [userId, job] of heads) {
-      const state = usage.get(userId);
-      const value = state === undefined ? 0 : this.#decay(state.value, Math.max(0, now - state.at));
-      const share = value / Math.max(this.#weightOf(userId), Number.MIN_VALUE);
-      const lastServedAt = state?.lastServedAt ?? Number.NEGATIVE_INFINITY;
-      if (best === undefined || this.#before({ share, lastServedAt, seq: job.seq }, { ...best, seq: best.job.seq })) {
-        best = { job, share, lastServedAt };
-      }
+      const state = usage.get(userId) ?? newState(now);
+      const candidate: Candidate = {
+        share: this.#decay(state.value, Math.max(0, now - state.at)) / Math.max(this.#weightOf(userId), Number.MIN_VALUE),
+        lastServedAt: state.lastServedAt,
+        lastServedRank: state.lastServedRank,
+        seq: job.seq,
+      };
+      if (best === undefined || before(candidate, best.candidate)) best = { job, candidate };
     }
     return best?.job;
   }
+}
 
-  #before(
-    a: { share: number; lastServedAt: number; seq: number },
-    b: { share: number; lastServedAt: number; seq: number },
-  ): boolean {
-    const scale = Math.max(Math.abs(a.share), Math.abs(b.share), 1);
-    if (Math.abs(a.share - b.share) > TIE_TOLERANCE * scale) return a.share < b.share;
-    if (a.lastServedAt !== b.lastServedAt) return a.lastServedAt < b.lastServedAt;
-    return a.seq < b.seq;
-  }
+function newState(at: number): UsageState {
+  return { value: 0, at, lastServedAt: Number.NEGATIVE_INFINITY, lastServedRank: 0 };
+}
+
+/** Less usage first; on a tie the user served least recently, then the earlier submit. */
+function before(a: Candidate, b: Candidate): boolean {
+  const scale = Math.max(Math.abs(a.share), Math.abs(b.share), 1);
+  if (Math.abs(a.share - b.share) > TIE_TOLERANCE * scale) return a.share < b.share;
+  if (a.lastServedAt !== b.lastServedAt) return a.lastServedAt < b.lastServedAt;
+  if (a.lastServedRank !== b.lastServedRank) return a.lastServedRank < b.lastServedRank;
+  return a.seq < b.seq;
 }

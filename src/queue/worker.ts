@@ -11,7 +11,7 @@ import { videoBotError } from '../core/messages.js';
 import type { EngineStatus, RenderOutput, Renderer } from '../core/ports.js';
 import type { Logger } from '../log.js';
 import type { CostModel } from './cost-model.js';
-import { fairShareQueueClass, type FairShareAddOptions, type FairShareEntry } from './fair-share-queue.js';
+import { fairShareQueueClass, type FairShareAddOptions, type FairShareEntry, type FairShareQueue } from './fair-share-queue.js';
 import type { JobStore, UsageCharge } from './job-store.js';
 import { FairShareScheduler } from './scheduler.js';
 
@@ -74,7 +74,7 @@ const NO_ENGINE: EngineStatus = {
 export class Worker {
   readonly #options: WorkerOptions;
   readonly #scheduler: FairShareScheduler<FairShareEntry>;
-  readonly #queue: PQueue<InstanceType<ReturnType<typeof fairShareQueueClass>>, FairShareAddOptions>;
+  readonly #queue: PQueue<FairShareQueue, FairShareAddOptions>;
   readonly #queued = new Map<string, Job>();
   readonly #running = new Map<string, ActiveJob>();
   readonly #userWeights = new Map<string, number>();
@@ -91,7 +91,7 @@ export class Worker {
       halfLifeMs: options.halfLifeMinutes * 60_000,
       weightOf: (userId) => this.#userWeights.get(userId) ?? 1,
     });
-    this.#queue = new PQueue({
+    this.#queue = new PQueue<FairShareQueue, FairShareAddOptions>({
       concurrency: options.slots,
       autoStart: false,
       queueClass: fairShareQueueClass(this.#scheduler, () => this.#clock().getTime()),

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, configSecrets, loadConfig, withDotEnv } from '../../src/config.js';
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('runs on embedded defaults', () => {
+    const config = loadConfig({});
+    assert.equal(config.port, 8080);
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.dataDir, resolve('./data'));
+    assert.equal(config.databaseUrl, `file:${resolve('./data/t2v.db')}`);
+    assert.equal(config.publicUrl, 'http://127.0.0.1:8080');
+    assert.equal(config.adminToken, undefined);
+    assert.deepEqual(config.limits, { maxFrames: 32, maxSide: 512, maxSteps: 50 });
+    assert.deepEqual(config.engine, { modelDir: '', device: 'auto', deviceId: 0, threads: 0, slots: 1, ffmpegPath: '', secondsPerUnit: 0.1 });
+    assert.equal(config.settingDefaults.maxQueuedPerUser, 3);
+    assert.deepEqual(config.fairShare.roleWeights, { user: 1, trusted: 2, admin: 4 });
+  });
+
+  it('reads values, treating empty ones as unset', () => {
+    const config = loadConfig({ PORT: '9000', HOST: '0.0.0.0', ENGINE_DEVICE: 'CUDA', BANNED_WORDS: 'Gore, ,blood ', ADMIN_TOKEN: '', DATABASE_URL: 'postgresql://u:p@db:5432/t2v' });
+    assert.equal(config.port, 9000);
+    assert.equal(config.publicUrl, 'http://127.0.0.1:9000');
+    assert.equal(config.engine.device, 'cuda');
+    assert.deepEqual(config.settingDefaults.bannedWords, ['gore', 'blood']);
+    assert.equal(config.adminToken, undefined);
+    assert.equal(config.databaseUrl, 'postgresql://u:p@db:5432/t2v');
+  });
+
+  it('gives one clear message per wrong value, naming what is allowed', () => {
+    assert.deepEqual(
+      problems({ PORT: 'abc', LOG_LEVEL: 'loud', ENGINE_SLOTS: '0', MAX_FRAMES: '2.5', ENGINE_DEVICE: 'tpu', HF_ENDPOINT: 'ftp://x', DATABASE_URL: 'mysql://u:secretpw@h/db' }),
+      [
+        'PORT must be a whole number from 0 to 65535 (got "abc")',
+        'DATABASE_URL must start with file: (SQLite) or postgresql:// (got "mysql:...")',
+        'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud")',
+        'ENGINE_DEVICE must be one of auto, cuda, cpu (got "tpu")',
+        'ENGINE_SLOTS must be a whole number from 1 to 16 (got "0")',
+        'HF_ENDPOINT must be a http: or https: URL (got "ftp://x")',
+        'MAX_FRAMES must be a whole number from 1 to 256 (got "2.5")',
+      ],
+    );
+  });
+
+  it('never echoes a secret, even a wrong one', () => {
+    const [problem] = problems({ ADMIN_TOKEN: 'short-secret' });
+    assert.equal(problem, 'ADMIN_TOKEN must be at least 16 characters (got 12)');
+    const error = (() => {
+      try {
+        loadConfig({ DATABASE_URL: 'mysql://user:hunter22@host/db' });
+      } catch (e) {
+        return e as Error;
+      }
+      return undefined;
+    })();
+    assert.doesNotMatch(error?.message ?? '', /hunter22/);
+  });
+
+  it('reads .env, with real environment variables taking precedence', () => {
+    const dir = mkdtempSync(join(tmpdir(), 't2v-env-'));
+    try {
+      writeFileSync(join(dir, '.env'), 'PORT=7000\nHOST=0.0.0.0\n# comment\nLOG_LEVEL=debug\n');
+      const config = loadConfig(withDotEnv({ HOST: '127.0.0.2' }, dir));
+      assert.equal(config.port, 7000);
+      assert.equal(config.host, '127.0.0.2');
+      assert.equal(config.logLevel, 'debug');
+      assert.deepEqual(withDotEnv({ A: '1' }, join(dir, 'missing')), { A: '1' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lists every secret, including the database password', () => {
+    const config = loadConfig({
+      ADMIN_TOKEN: 'a'.repeat(20),
+      DISCORD_TOKEN: 'discord-token',
+      SLACK_BOT_TOKEN: 'xoxb-1',
+      SLACK_SIGNING_SECRET: 'signing',
+      SLACK_APP_TOKEN: 'xapp-1',
+      HF_TOKEN: 'hf_abc',
+      DATABASE_URL: 'postgresql://t2v:p%40ss@db/t2v',
+    });
+    assert.deepEqual(configSecrets(config).sort(), ['a'.repeat(20), 'discord-token', 'hf_abc', 'p@ss', 'signing', 'xapp-1', 'xoxb-1'].sort());
+  });
+});
