@@ -29,8 +29,11 @@ const REDACT_PATHS = [
 
 export interface LoggerOptions {
   level?: LogLevel;
-  /** Values to mask wherever they appear (tokens, database password); see configSecrets(). */
-  secrets?: readonly string[];
+  /**
+   * Values to mask wherever they appear (tokens, database password); see configSecrets(). The array is kept by
+   * reference, so a secret learned later (a generated admin token) can be pushed onto it.
+   */
+  secrets?: string[];
   /** Where JSON lines go; stdout by default. Tests pass a collector. */
   destination?: DestinationStream;
 }
@@ -51,7 +54,7 @@ export function scrubSecrets(line: string, secrets: readonly string[]): string {
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const secrets = [...(options.secrets ?? [])];
+  const secrets = options.secrets ?? [];
   const target = options.destination ?? pino.destination({ dest: 1, sync: true });
   const scrubbing: DestinationStream = {
     write: (line: string) => target.write(scrubSecrets(line, secrets)),
