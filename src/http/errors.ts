@@ -33,14 +33,26 @@ export function errorBody(error: VideoBotError): ErrorBody {
   return { error: { code: error.code, message: userMessage(error), details: internal ? {} : { ...error.details } } };
 }
 
-/** Fastify's own client errors (bad JSON, wrong content type, body too large) keep their 4xx status. */
+/** Messages for Fastify's own client errors, in our words. */
+const FASTIFY_MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'The request body is too large.',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'The request body must be JSON (Content-Type: application/json).',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'The request body is empty; send a JSON object.',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'The request body is not valid JSON.',
+};
+
+/**
+ * Fastify's own client errors (bad JSON, wrong content type, body too large) become InvalidRequest: 400, except a
+ * too-large body, which keeps 413 so clients know that retrying the same request cannot work.
+ */
 function fromFastify(error: FastifyError): { status: number; error: VideoBotError } | undefined {
   const status = error.statusCode ?? 0;
   if (status < 400 || status >= 500) return undefined;
-  const message = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'The request body is too large.' : error.message;
+  const raw = FASTIFY_MESSAGES[error.code] ?? error.message;
+  const message = raw.endsWith('.') ? raw : `${raw}.`;
   return {
-    status,
-    error: videoBotError(ErrorCode.InvalidRequest, { issues: [{ field: '', message: message.endsWith('.') ? message : `${message}.` }] }),
+    status: status === 413 ? 413 : 400,
+    error: videoBotError(ErrorCode.InvalidRequest, { issues: [{ field: '', message }] }),
   };
 }
 

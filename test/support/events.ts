@@ -25,6 +25,11 @@ export class EventRecorder {
   waitFor(match: (e: ServiceEvent) => boolean, timeoutMs = 15_000): Promise<ServiceEvent> {
     const seen = this.events.find(match);
     if (seen !== undefined) return Promise.resolve(seen);
+    return this.next(match, timeoutMs);
+  }
+
+  /** The next event matching `match`, ignoring those already recorded. */
+  next(match: (e: ServiceEvent) => boolean, timeoutMs = 15_000): Promise<ServiceEvent> {
     return new Promise((resolve, reject) => {
       const waiter = { match, resolve: (e: ServiceEvent) => (clearTimeout(timer), resolve(e)) };
       const timer = setTimeout(() => {
