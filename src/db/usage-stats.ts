@@ -20,9 +20,9 @@ export interface TodayCounts {
 export interface DailyByPlatform {
   /** 'YYYY-MM-DD' (UTC), oldest first, ending today. */
   days: string[];
-  /** Videos finished successfully per day, by the platform the request came from. */
+  /** Videos finished successfully per day, by the requester's platform. */
   videos: Record<Platform, number[]>;
-  /** GPU-seconds spent per day (every finished render, including failed and cancelled ones), by platform. */
+  /** GPU-seconds spent per day (every finished render, including failed and cancelled ones), by the requester's platform. */
   gpuSeconds: Record<Platform, number[]>;
 }
 
@@ -78,15 +78,15 @@ export class UsageStats {
     const since = new Date(`${labels[0]}T00:00:00.000Z`);
     const rows = await this.prisma.job.findMany({
       where: { finishedAt: { gte: since } },
-      select: { finishedAt: true, status: true, gpuSeconds: true, replyPlatform: true },
+      select: { finishedAt: true, status: true, gpuSeconds: true, user: { select: { platform: true } } },
     });
     const videos = emptySeries(days);
     const gpuSeconds = emptySeries(days);
     for (const row of rows) {
       const index = labels.indexOf(row.finishedAt!.toISOString().slice(0, 10));
       if (index < 0) continue;
-      if (row.status === 'succeeded') videos[row.replyPlatform][index]! += 1;
-      gpuSeconds[row.replyPlatform][index]! += row.gpuSeconds ?? 0;
+      if (row.status === 'succeeded') videos[row.user.platform][index]! += 1;
+      gpuSeconds[row.user.platform][index]! += row.gpuSeconds ?? 0;
     }
     return { days: labels, videos, gpuSeconds };
   }

@@ -8,7 +8,7 @@ import { toJob } from './job-store.js';
 export interface HistoryFilter {
   /** Part of the platform user id or display name (case-insensitive). */
   user?: string;
-  /** Where the request came from (the reply platform), as in JobStore.list. */
+  /** The requester's platform (a Discord user's job sent through the HTTP API counts as discord). */
   platform?: Platform;
   statuses?: JobStatus[];
   /** Submitted at or after. */
@@ -34,18 +34,14 @@ export class JobHistory {
   ) {}
 
   async search(filter: HistoryFilter): Promise<HistoryPage> {
-    const where: Prisma.JobWhereInput = {
+    const user: Prisma.UserWhereInput = {
+      ...(filter.platform === undefined ? {} : { platform: filter.platform }),
       ...(filter.user === undefined
         ? {}
-        : {
-            user: {
-              OR: [
-                { platformUserId: containsIgnoringCase(this.provider, filter.user) },
-                { displayName: containsIgnoringCase(this.provider, filter.user) },
-              ],
-            },
-          }),
-      ...(filter.platform === undefined ? {} : { replyPlatform: filter.platform }),
+        : { OR: [{ platformUserId: containsIgnoringCase(this.provider, filter.user) }, { displayName: containsIgnoringCase(this.provider, filter.user) }] }),
+    };
+    const where: Prisma.JobWhereInput = {
+      ...(Object.keys(user).length === 0 ? {} : { user }),
       ...(filter.statuses === undefined || filter.statuses.length === 0 ? {} : { status: { in: filter.statuses } }),
       ...(filter.from === undefined && filter.to === undefined
         ? {}

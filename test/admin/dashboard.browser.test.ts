@@ -186,6 +186,7 @@ describe('admin dashboard in Chromium', { timeout: 240_000 }, () => {
     assert.equal(await page.locator('[data-limit="videosPerDay"]').textContent(), '20');
     const accepted = await svc.submit({ platform: 'slack', id: 'bob' }, 'one more please');
     assert.equal(accepted.status, 202);
+    jobs.bobAgain = accepted.body.id;
   });
 
   test('a banned user is refused on the next submit; unbanning lets them back', async () => {
@@ -201,6 +202,7 @@ describe('admin dashboard in Chromium', { timeout: 240_000 }, () => {
     await page.getByText('User unbanned').waitFor();
     const accepted = await svc.submit({ platform: 'api', id: 'mallory' }, 'thank you');
     assert.equal(accepted.status, 202);
+    jobs.malloryAgain = accepted.body.id;
   });
 
   test('history plays the demo-model video inline, shows the XSS prompt as text, deletes a video', async () => {
@@ -261,6 +263,22 @@ describe('admin dashboard in Chromium', { timeout: 240_000 }, () => {
     const refused = await svc.submit({ platform: 'discord', id: 'alice' }, 'something FORBIDDEN here');
     assert.equal(refused.status, 400);
     assert.equal(refused.body.error.code, 'videobot_prompt_rejected');
+  });
+
+  test("the overview's charts count today's videos per platform and the busiest users", async () => {
+    for (const id of [jobs.bobAgain!, jobs.malloryAgain!]) await svc.events.waitFor(jobEvent('succeeded', id), 60_000);
+    await page.goto(`${base}/admin`);
+    const videosChart = page.locator('figure.chart').first();
+    await videosChart.getByText('Numbers').click();
+    const today = videosChart.locator('tbody tr').last();
+    // Columns: day, discord, slack, api, total. Alice's render was cancelled; Bob (slack) and Mallory (api) have two each.
+    assert.deepEqual(await today.locator('td').allTextContents(), [new Date().toISOString().slice(0, 10), '0', '2', '2', '4']);
+    const busiest = page.locator('figure.chart').nth(2);
+    await busiest.getByText('Numbers').click();
+    const names = await busiest.locator('tbody td:first-child').allTextContents();
+    assert.deepEqual([...names].sort(), ['Alice', 'Bob', XSS].sort());
+    assert.equal(await page.locator('[data-stat="succeeded"]').textContent(), '4');
+    await browser.screenshot('overview-charts');
   });
 
   test('the audit log lists every admin action', async () => {

@@ -5,7 +5,7 @@ import { layout, type PageFrame } from './layout.js';
 
 function details(entry: AuditEntry): Html {
   if (Object.keys(entry.details).length === 0) return html`<span class="muted">–</span>`;
-  return html`<pre class="details">${JSON.stringify(entry.details, null, 2)}</pre>`;
+  return html`<dl class="details">${Object.entries(entry.details).map(([key, value]) => html`<dt>${key}</dt><dd><code>${JSON.stringify(value)}</code></dd>`)}</dl>`;
 }
 
 export function auditPage(options: { frame: PageFrame; entries: AuditEntry[]; action: string; nextBefore: string | null; actions: readonly string[] }): Html {

@@ -7,9 +7,9 @@ import { userHref } from './components.js';
 import { formatNumber, userName } from './format.js';
 import { html, type Html } from './html.js';
 
-const WIDTH = 640;
-const HEIGHT = 220;
-const PAD = { top: 12, right: 12, bottom: 28, left: 48 };
+const WIDTH = 420;
+const HEIGHT = 200;
+const PAD = { top: 10, right: 8, bottom: 24, left: 40 };
 
 /** A round axis maximum at or above `value` (1, 2, 5 x 10^n). */
 export function niceMax(value: number): number {
@@ -68,15 +68,15 @@ export function stackedDailyChart(options: { title: string; unit: string; days: 
 export function busiestUsersChart(users: BusyUser[], days: number): Html {
   const title = `Busiest users, last ${days} days (GPU-seconds)`;
   if (users.length === 0) return html`<figure class="chart"><figcaption>${title}</figcaption><p class="muted">No renders in this period.</p></figure>`;
-  const rowH = 28;
-  const labelW = 170;
+  const rowH = 26;
+  const labelW = 130;
   const height = users.length * rowH + 8;
   const max = niceMax(Math.max(...users.map((u) => u.gpuSeconds)));
-  const plotW = WIDTH - labelW - 90;
+  const plotW = WIDTH - labelW - 70;
   const rows = users.map((user, i) => {
     const width = Math.max(1, (user.gpuSeconds / max) * plotW);
     const name = userName(user);
-    const label = name.length > 22 ? `${name.slice(0, 21)}…` : name;
+    const label = name.length > 18 ? `${name.slice(0, 17)}…` : name;
     const yTop = 4 + i * rowH;
     return html`<a href="${userHref(user)}"><text class="label" x="${labelW - 8}" y="${yTop + 17}" text-anchor="end">${label}</text></a>
 <rect class="bar platform-${user.platform}" x="${labelW}" y="${yTop + 4}" width="${width.toFixed(1)}" height="${rowH - 10}"><title>${name} (${user.platform}): ${formatNumber(user.gpuSeconds, 1)} GPU-seconds, ${user.videos} videos</title></rect>

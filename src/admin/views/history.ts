@@ -46,6 +46,7 @@ function jobCard(job: Job, csrf: string): Html {
   <header>${statusBadge(job.status)} ${userLink(job.user)} <span class="muted">via ${job.reply.platform} · ${formatDateTime(job.createdAt)}</span></header>
   <p class="prompt">${job.params.prompt}</p>
   ${job.params.negativePrompt === '' ? '' : html`<p class="muted">Negative prompt: ${job.params.negativePrompt}</p>`}
+  <div class="job-body"><div>
   <dl class="facts">
     <dt>Params</dt><dd>${paramsSummary(job.params)}</dd>
     <dt>Seed</dt><dd><code>${job.params.seed}</code></dd>
@@ -56,7 +57,7 @@ function jobCard(job: Job, csrf: string): Html {
     <dt>Job id</dt><dd><code>${job.id}</code></dd>
   </dl>
   ${job.error === null ? '' : html`<p class="flash flash-error"><code>${job.error.code}</code> ${job.error.message}</p>`}
-  ${media(job, csrf)}
+  </div>${media(job, csrf)}</div>
 </article>`;
 }
 
