@@ -10,6 +10,7 @@
 // (F, H, W, 3).
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { ENGINE_LIMITS, FIXED_LIMITS } from '../../../core/requests.js';
 import type { AutoencoderKLConfig } from '../../models/autoencoders/autoencoder_kl.js';
 import { CLIPTokenizer } from '../../models/clip/tokenization_clip.js';
 import { ModelConfigError } from '../../models/model_config.js';
@@ -41,18 +42,18 @@ export interface TextToVideoSDPipelineComponents {
 }
 
 /**
- * Bounds the pipeline accepts, whatever a caller's own limits are. Frames and sides match the highest
- * MAX_FRAMES / MAX_SIDE the service configuration allows; steps and guidance are core/requests.ts's engine limits.
+ * Bounds the pipeline accepts, whatever a caller's own limits are: the engine's and service's fixed limits of
+ * core/requests.ts, and for frames and sides the highest MAX_FRAMES / MAX_SIDE the service configuration allows.
  */
 export const PIPELINE_LIMITS = {
-  minFrames: 1,
+  minFrames: ENGINE_LIMITS.minFrames,
   maxFrames: 256,
-  minSide: 64,
+  minSide: FIXED_LIMITS.minSide,
   maxSide: 2048,
-  minSteps: 1,
-  maxSteps: 100,
-  minGuidance: 1,
-  maxGuidance: 30,
+  minSteps: ENGINE_LIMITS.minSteps,
+  maxSteps: ENGINE_LIMITS.maxSteps,
+  minGuidance: ENGINE_LIMITS.minGuidance,
+  maxGuidance: FIXED_LIMITS.maxGuidance,
 } as const;
 
 export const PIPELINE_DEFAULTS = {
