@@ -3,6 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import { sep } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { createChatAdapters, type ChatAdapterOptions } from './bots/chat-adapters.js';
 import { httpApi } from './bots/http/api.js';
 import { configSecrets, type Config } from './config.js';
 import { setupAdminAuth, type AdminAuth } from './core/admin-auth.js';
@@ -47,6 +48,8 @@ export interface StartOptions {
   /** Engine readiness poll interval (ms). */
   enginePollMs?: number;
   clock?: () => Date;
+  /** Tuning of the Discord and Slack adapters, which the configuration's tokens turn on. */
+  chat?: ChatAdapterOptions;
 }
 
 export interface RunningService {
@@ -126,6 +129,9 @@ export async function startService(config: Config, options: StartOptions = {}): 
     const recovered = await store.recoverInterrupted(MAX_RENDER_ATTEMPTS, now);
     const historySince = new Date(now.getTime() - HISTORY_HALF_LIVES * config.fairShare.halfLifeMinutes * 60_000);
     const queued = await store.listQueued();
+    const service = new VideoService({ config, store, worker, settings, audit, costModel, events, logger, clock });
+    // Subscribed before the queue is restored: threads of jobs that resume or finish at once still get their updates.
+    const chat = createChatAdapters(config, service, logger, options.chat);
     worker.start(await store.usageHistory(historySince), queued);
     for (const job of recovered.requeued) events.emit({ type: 'requeued', job, reason: 'restart' });
     for (const job of recovered.failed) events.emit({ type: 'failed', job, error: job.error ?? { code: 'unknown', message: '' } });
@@ -134,7 +140,6 @@ export async function startService(config: Config, options: StartOptions = {}): 
       'queue restored',
     );
 
-    const service = new VideoService({ config, store, worker, settings, audit, costModel, events, logger, clock });
     const metrics = createMetrics(service);
     const app = await buildServer({
       logger,
@@ -142,6 +147,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       metrics,
       plugins: [
         { plugin: httpApi, options: { service, auth: admin.auth, publicUrl: config.publicUrl }, prefix: '/api/v1' },
+        ...chat.plugins,
         ...(options.plugins ?? []),
       ],
     });
@@ -159,6 +165,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       url = await app.listen({ host: config.host, port: config.port });
       logger.info({ url, publicUrl: config.publicUrl }, 'listening');
     }
+    await chat.start();
 
     let closing: Promise<void> | undefined;
     const close = () =>
@@ -166,6 +173,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
         clearInterval(sweepTimer);
         logger.info({ drainTimeoutSeconds: config.drainTimeoutSeconds }, 'shutting down: draining running jobs');
         await worker.drain(config.drainTimeoutSeconds * 1000);
+        await chat.stop();
         metrics.close();
         await app.close();
         await renderer?.close().catch((error: unknown) => logger.error({ err: error }, 'engine close failed'));

@@ -5,10 +5,15 @@
 //   HTTPReceiver verifies the v0 HMAC signature and rejects requests whose timestamp is more than 5 minutes old.
 // SLACK_API_URL (for example GovSlack's https://slack-gov.com/api/) applies to the app's Web API client and to the
 // Socket Mode client's apps.connections.open.
+// In the service, HTTP mode is mounted on the main HTTP server (`mounted: true`, see http-route.ts): Bolt's
+// HTTPReceiver still does all request handling (signature, staleness, ssl_check, url_verification, acks) through its
+// `requestListener`, but Slack reaches it at PUBLIC_URL + /slack/events, through the same port and TLS proxy as the
+// API and the dashboard.
 // We build the receivers ourselves, rather than passing `socketMode: true` to App, to be able to await the Socket Mode
 // disconnect on stop: Bolt's SocketModeReceiver.stop() does not wait for it (chat-fakes.md, shutdown gotcha).
 // @see https://docs.slack.dev/tools/bolt-js/concepts/socket-mode
 // @see https://api.slack.com/docs/verifying-requests-from-slack
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver, webApi, type Logger as BoltLogger } from '@slack/bolt';
 import type { Logger } from '../../log.js';
@@ -30,6 +35,8 @@ export interface SlackAppOptions {
   port?: number;
   /** HTTP mode: interface to listen on, default all. */
   host?: string;
+  /** HTTP mode without a server of its own: start() does not listen; mount `requestListener` on another server. */
+  mounted?: boolean;
   /**
    * Web API retries. Default `fiveRetriesInFiveMinutes`: the SDK's own default retries for about 30 minutes, which
    * would hold a job's progress messages that long. Socket Mode reconnects keep the SDK's eager policy unless given.
@@ -47,8 +54,10 @@ export interface SlackAppHandle {
   start(): Promise<void>;
   /** Stops listening, or closes the Socket Mode connection and waits until it is closed. */
   stop(): Promise<void>;
-  /** HTTP mode: the port bound by start(); undefined before and in Socket Mode. */
+  /** HTTP mode: the port bound by start(); undefined before, when mounted, and in Socket Mode. */
   readonly port: number | undefined;
+  /** HTTP mode: Bolt's handler for POST /slack/events, for mounting on another HTTP server; undefined in Socket Mode. */
+  readonly requestListener: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
 }
 
 export function createSlackApp(options: SlackAppOptions): SlackAppHandle {
@@ -125,6 +134,7 @@ export function createSlackApp(options: SlackAppOptions): SlackAppHandle {
     get port() {
       return port;
     },
+    requestListener: httpReceiver?.requestListener,
     async start() {
       try {
         await app.init();
@@ -137,7 +147,7 @@ export function createSlackApp(options: SlackAppOptions): SlackAppHandle {
         } catch (error) {
           throw explainStartFailure('apps.connections.open', 'SLACK_APP_TOKEN', slackApiUrl, error);
         }
-      } else {
+      } else if (options.mounted !== true) {
         const server = await httpReceiver!.start({
           port: options.port ?? 3000,
           ...(options.host === undefined ? {} : { host: options.host }),
@@ -150,7 +160,7 @@ export function createSlackApp(options: SlackAppOptions): SlackAppHandle {
       if (!started) return;
       started = false;
       if (socketReceiver !== undefined) await socketReceiver.client.disconnect();
-      else await httpReceiver!.stop();
+      else if (options.mounted !== true) await httpReceiver!.stop();
       port = undefined;
     },
   };

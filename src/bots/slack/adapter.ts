@@ -1,0 +1,343 @@
+// The Slack adapter: app mentions, /video and button clicks in, VideoService calls, job events out as messages. Thin
+// by design (style.md §9): parse-mention.ts reads the text, render.ts builds the blocks, the core decides everything
+// about validation, quotas, queueing and permissions. Slack's side of the conversation:
+// - every request is acknowledged at once (Bolt acks events before listeners run; commands and actions call ack()
+//   first), well within Slack's 3 s;
+// - one status message per job, in the mention's thread (or, for /video, a new message in the channel whose thread
+//   then holds the result), updated with chat.update: throttled progress, final state, Re-roll / Same seed buttons;
+// - the MP4 uploaded into that thread with files.uploadV2.
+// The job's reply context holds channel, thread ts and status message ts: all chat.update and files.uploadV2 need,
+// also after a restart.
+// @see https://docs.slack.dev/tools/bolt-js/concepts/event-listening
+import { readFile } from 'node:fs/promises';
+import { webApi, type App } from '@slack/bolt';
+import { asVideoBotError, ErrorCode, type VideoBotError } from '../../core/errors.js';
+import type { ServiceEvent } from '../../core/events.js';
+import type { Job, ReplyContext, Requester } from '../../core/jobs.js';
+import { videoBotError } from '../../core/messages.js';
+import type { SubmitResult, VideoService } from '../../core/service.js';
+import type { Logger } from '../../log.js';
+import { mediaFileName, truncate } from '../job-text.js';
+import { MessageUpdater } from '../message-updater.js';
+import type { SlackAppHandle } from './app.js';
+import { helpText, parseVideoRequest } from './parse-mention.js';
+import {
+  ACTION_ID_PATTERN,
+  cancelAcceptedText,
+  cancelledMessage,
+  doneMessage,
+  failedMessage,
+  jobErrorMessage,
+  parseActionId,
+  queuedMessage,
+  requestErrorText,
+  requeuedMessage,
+  resultComment,
+  runningMessage,
+  submittingMessage,
+  uploadFailedMessage,
+  usageText,
+  type SlackAction,
+  type SlackMessage,
+} from './render.js';
+
+export interface SlackAdapterOptions {
+  /** From createSlackApp (not started yet). */
+  handle: SlackAppHandle;
+  service: VideoService;
+  logger: Logger;
+  /** A public link to a job's video, offered when the upload fails; undefined when the service has no public address. */
+  videoUrl?: (jobId: string) => string | undefined;
+  /** Minimum time between two progress updates of one job's message; default 2000 ms (chat.update is Tier 3). */
+  progressIntervalMs?: number;
+}
+
+/** Where a new job's status message goes. */
+interface StatusPlace {
+  channel: string;
+  /** Thread to post the status message in; undefined: a new message in the channel, whose thread holds the result. */
+  threadTs: string | undefined;
+}
+
+const DEFAULT_PROGRESS_INTERVAL_MS = 2_000;
+
+export class SlackAdapter {
+  readonly #o: SlackAdapterOptions;
+  readonly #app: App;
+  readonly #log: Logger;
+  readonly #updater: MessageUpdater;
+  readonly #unsubscribe: () => void;
+  #connected: Promise<boolean>;
+  #settleConnected!: (value: boolean) => void;
+  /** Status message ts -> setup in progress; job events for that message wait for it. */
+  readonly #setups = new Map<string, Promise<void>>();
+  #stopped = false;
+
+  /** Registers the listeners and subscribes to job events at once, so none is missed while connecting. */
+  constructor(options: SlackAdapterOptions) {
+    this.#o = options;
+    this.#app = options.handle.app;
+    this.#log = options.logger;
+    this.#connected = new Promise((resolve) => (this.#settleConnected = resolve));
+    this.#updater = new MessageUpdater({
+      intervalMs: options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
+      onError: (jobId, error) => this.#log.warn({ jobId, err: describeSlackError(error) }, 'could not update the Slack message of a job'),
+    });
+    this.#registerListeners();
+    this.#unsubscribe = options.service.subscribe((event) => this.#onEvent(event));
+  }
+
+  /** Verifies the token (auth.test), then connects (Socket Mode) or starts taking requests (HTTP). */
+  async start(): Promise<void> {
+    try {
+      await this.#o.handle.start();
+    } catch (error) {
+      this.#settleConnected(false);
+      throw error;
+    }
+    this.#settleConnected(true);
+    this.#log.info({ mode: this.#o.handle.mode }, 'Slack connected');
+    for (const { job, position, etaSeconds } of this.#o.service.listQueue().queued) {
+      this.#onEvent({ type: 'queued', job, position, etaSeconds, replay: true });
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#unsubscribe();
+    this.#updater.close();
+    this.#settleConnected(false);
+    await this.#o.handle.stop();
+  }
+
+  // ---- requests from Slack ----
+
+  #registerListeners(): void {
+    const app = this.#app;
+    app.event('app_mention', async ({ event, context, body }) => {
+      const channel = event.channel;
+      const threadTs = event.thread_ts ?? event.ts;
+      const user = event.user;
+      if (user === undefined) return;
+      const parsed = parseVideoRequest(event.text, context.botUserId);
+      if (parsed.kind !== 'request') {
+        const help = helpText(await this.#o.service.optionRanges(), context.botUserId === undefined ? '@t2v-bot' : `<@${context.botUserId}>`);
+        await this.#post({ channel, thread_ts: threadTs, text: usageText(parsed.kind === 'error' ? parsed.message : undefined, help) });
+        return;
+      }
+      await this.#submitFrom(
+        { channel, threadTs },
+        requester(user, body.team_id ?? context.teamId),
+        (requester, reply) => this.#o.service.submit({ requester, options: parsed.options, reply }),
+        // In the mention's thread, for everyone to see (style.md §12).
+        async (statusTs, error) => {
+          await this.#app.client.chat.update({ channel, ts: statusTs, text: `<@${user}> ${requestErrorText(error)}`, blocks: [] });
+        },
+      );
+    });
+
+    app.command('/video', async ({ command, ack, respond, context }) => {
+      await ack();
+      const parsed = parseVideoRequest(command.text, context.botUserId);
+      if (parsed.kind !== 'request') {
+        const help = helpText(await this.#o.service.optionRanges(), '/video');
+        await respond({ response_type: 'ephemeral', text: usageText(parsed.kind === 'error' ? parsed.message : undefined, help) });
+        return;
+      }
+      await this.#submitFrom(
+        { channel: command.channel_id, threadTs: undefined },
+        requester(command.user_id, command.team_id),
+        (requester, reply) => this.#o.service.submit({ requester, options: parsed.options, reply }),
+        async (statusTs, error) => this.#retractWithEphemeral(command.channel_id, statusTs, requestErrorText(error), respond),
+        (error) => respond({ response_type: 'ephemeral', text: requestErrorText(error) }).then(() => undefined),
+      );
+    });
+
+    app.action(ACTION_ID_PATTERN, async ({ ack, body, action, respond }) => {
+      await ack();
+      if (body.type !== 'block_actions' || action.type !== 'button' || !('action_id' in action)) return;
+      const kind = parseActionId(action.action_id);
+      const jobId = action.value;
+      if (kind === null || jobId === undefined) return;
+      const user = body.user.id;
+      const ephemeral = (text: string) => respond({ response_type: 'ephemeral', replace_original: false, text }).then(() => undefined);
+      if (kind === 'cancel') {
+        try {
+          const job = await this.#o.service.cancel(jobId, { kind: 'user', platform: 'slack', platformUserId: user });
+          await ephemeral(cancelAcceptedText(job));
+        } catch (error) {
+          await ephemeral(requestErrorText(asVideoBotError(error), kind));
+        }
+        return;
+      }
+      const message = body.message;
+      const channel = body.channel?.id ?? body.container.channel_id;
+      if (message === undefined || channel === undefined) return;
+      // Into the thread the clicked message belongs to (or starts).
+      const threadTs = (message.thread_ts as string | undefined) ?? (message.ts as string);
+      const derive = kind === 'reroll' ? 'reroll' : 'reproduce';
+      await this.#submitFrom(
+        { channel, threadTs },
+        requester(user, body.team?.id ?? undefined),
+        (requester, reply) => this.#o.service[derive](jobId, requester, reply),
+        async (statusTs, error) => this.#retractWithEphemeral(channel, statusTs, requestErrorText(error, kind as SlackAction), respond),
+        (error) => ephemeral(requestErrorText(error, kind)),
+      );
+    });
+  }
+
+  /**
+   * Posts the job's status message first (its ts goes into the reply context), submits, and renders the first state.
+   * `rejected` shows a submit error; `unpostable` handles a status message Slack refused (not in the channel).
+   */
+  async #submitFrom(
+    place: StatusPlace,
+    requester: Requester,
+    submit: (requester: Requester, reply: ReplyContext) => Promise<SubmitResult>,
+    rejected: (statusTs: string, error: VideoBotError) => Promise<void>,
+    unpostable?: (error: VideoBotError) => Promise<void>,
+  ): Promise<void> {
+    let statusTs: string;
+    try {
+      statusTs = await this.#post({ channel: place.channel, ...(place.threadTs === undefined ? {} : { thread_ts: place.threadTs }), ...submittingMessage() });
+    } catch (error) {
+      const platformError = toPlatformError(error);
+      this.#log.warn({ channel: place.channel, err: describeSlackError(error) }, 'could not post a status message in Slack');
+      if (unpostable !== undefined) await unpostable(platformError);
+      return;
+    }
+    const reply: ReplyContext = { platform: 'slack', channelId: place.channel, threadId: place.threadTs ?? statusTs, messageId: statusTs };
+    let release!: () => void;
+    this.#setups.set(statusTs, new Promise<void>((resolve) => (release = resolve)));
+    try {
+      let result: SubmitResult;
+      try {
+        result = await submit(requester, reply);
+      } catch (error) {
+        await rejected(statusTs, asVideoBotError(error));
+        return;
+      }
+      await this.#update(place.channel, statusTs, queuedMessage(result.job, result.position, result.etaSeconds));
+    } finally {
+      this.#setups.delete(statusTs);
+      release();
+    }
+  }
+
+  /** Removes a status message that will not become a job, and tells only the user why. */
+  async #retractWithEphemeral(channel: string, ts: string, text: string, respond: (message: { response_type: 'ephemeral'; text: string }) => Promise<unknown>) {
+    /** @see https://docs.slack.dev/reference/methods/chat.delete */
+    await this.#app.client.chat.delete({ channel, ts }).catch((error: unknown) => this.#log.warn({ err: describeSlackError(error) }, 'could not delete a Slack status message'));
+    await respond({ response_type: 'ephemeral', text });
+  }
+
+  // ---- job events ----
+
+  #onEvent(event: ServiceEvent): void {
+    if (event.type === 'engine') return;
+    const job = event.job;
+    if (job.reply.platform !== 'slack' || job.reply.messageId === undefined) return;
+    const status = (message: SlackMessage) => () => this.#updateStatus(job, message);
+    switch (event.type) {
+      case 'queued':
+        // A live `queued` comes from our own submit, which renders the first state itself.
+        if (event.replay === true) this.#updater.update(job.id, status(queuedMessage(job, event.position, event.etaSeconds)));
+        break;
+      case 'position':
+        this.#updater.update(job.id, status(queuedMessage(job, event.position, event.etaSeconds)));
+        break;
+      case 'started':
+        void this.#updater.now(job.id, status(runningMessage(job, job.progress.step, job.params.steps, job.progress.etaMs)));
+        break;
+      case 'progress':
+        this.#updater.update(job.id, status(runningMessage(job, event.step, event.totalSteps, event.etaMs)));
+        break;
+      case 'requeued':
+        void this.#updater.now(job.id, status(requeuedMessage(job, event.reason)));
+        break;
+      case 'succeeded':
+        void this.#updater.finish(job.id, () => this.#deliver(job));
+        break;
+      case 'failed':
+        void this.#updater.finish(job.id, async () => {
+          await this.#updateStatus(job, failedMessage(job, event.error.message));
+          await this.#postInThread(job, jobErrorMessage(job, event.error.message));
+        });
+        break;
+      case 'cancelled': {
+        const by = event.actor.kind === 'user' && event.actor.platform === 'slack' ? event.actor.platformUserId : undefined;
+        void this.#updater.finish(job.id, status(cancelledMessage(job, by)));
+        break;
+      }
+    }
+  }
+
+  /** Uploads the MP4 (or PNG) into the job's thread, then turns the status message into the result card. */
+  async #deliver(job: Job): Promise<void> {
+    await this.#waitForSetup(job);
+    const output = job.output;
+    if (output === null) throw new Error(`job ${job.id} succeeded without output`);
+    try {
+      /** @see https://docs.slack.dev/reference/methods/files.getUploadURLExternal (the flow files.uploadV2 runs) */
+      await this.#app.client.files.uploadV2({
+        channel_id: job.reply.channelId,
+        thread_ts: job.reply.threadId!,
+        file: await readFile(output.mediaPath),
+        filename: mediaFileName(job),
+        title: truncate(job.params.prompt, 250),
+        initial_comment: resultComment(job),
+      });
+    } catch (error) {
+      this.#log.warn({ jobId: job.id, err: describeSlackError(error) }, 'could not upload a video to Slack');
+      await this.#postInThread(job, uploadFailedMessage(job, toPlatformError(error), this.#o.videoUrl?.(job.id)));
+    }
+    await this.#updateStatus(job, doneMessage(job));
+  }
+
+  async #updateStatus(job: Job, message: SlackMessage): Promise<void> {
+    await this.#waitForSetup(job);
+    await this.#update(job.reply.channelId, job.reply.messageId!, message);
+  }
+
+  async #postInThread(job: Job, message: SlackMessage): Promise<void> {
+    await this.#waitForSetup(job);
+    await this.#post({ channel: job.reply.channelId, thread_ts: job.reply.threadId!, ...message });
+  }
+
+  async #waitForSetup(job: Job): Promise<void> {
+    if (!(await this.#connected)) throw new Error('Slack is not connected');
+    await this.#setups.get(job.reply.messageId!);
+  }
+
+  /** @see https://docs.slack.dev/reference/methods/chat.postMessage */
+  async #post(message: { channel: string; thread_ts?: string; text: string; blocks?: SlackMessage['blocks'] }): Promise<string> {
+    const posted = await this.#app.client.chat.postMessage(message);
+    return posted.ts!;
+  }
+
+  /** @see https://docs.slack.dev/reference/methods/chat.update */
+  async #update(channel: string, ts: string, message: SlackMessage): Promise<void> {
+    await this.#app.client.chat.update({ channel, ts, text: message.text, blocks: message.blocks ?? [] });
+  }
+}
+
+function requester(userId: string, teamId: string | undefined): Requester {
+  return { platform: 'slack', platformUserId: userId, ...(teamId === undefined ? {} : { workspaceId: teamId }) };
+}
+
+/** Slack's `{ok: false, error}` answers as the one coded error type (style.md §11). */
+function toPlatformError(error: unknown): VideoBotError {
+  const coded = error as { code?: string; data?: { error?: string } };
+  if (coded.code === webApi.ErrorCode.PlatformError) {
+    return videoBotError(ErrorCode.PlatformError, { platform: 'slack', error: coded.data?.error ?? 'unknown_error' }, { cause: error });
+  }
+  return asVideoBotError(error);
+}
+
+/** For logs: Slack's error code, not the request (which can carry tokens in form fields). */
+function describeSlackError(error: unknown): unknown {
+  const coded = error as { code?: string; data?: { error?: string }; message?: string };
+  if (coded.code === webApi.ErrorCode.PlatformError) return { code: coded.code, error: coded.data?.error };
+  return { code: coded.code, message: coded.message };
+}
