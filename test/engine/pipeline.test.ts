@@ -102,6 +102,41 @@ test('TextToVideoSDPipeline reproduces the diffusers pipeline goldens (CFG with 
   }
 });
 
+test('with fp16 graphs (the CUDA dtype, run here on the CPU EP) the pipeline stays within fp16 precision of the goldens', async (t) => {
+  const cacheDir = await mkdtemp(join(tmpdir(), 't2v-pipeline-test-'));
+  const { pipeline } = await TextToVideoSDPipeline.fromPretrained(GOLDENS, { dtype: 'float16', cacheDir, sessionOptions: { intraOpNumThreads: 2 } });
+  try {
+    for (const c of cases) {
+      const golden = await SafetensorsFile.open(`${GOLDENS}/pipeline/${c.file}`);
+      try {
+        const out = await pipeline.call({
+          prompt: c.prompt,
+          negativePrompt: c.negative_prompt ?? '',
+          numFrames: c.num_frames,
+          height: c.height,
+          width: c.width,
+          numInferenceSteps: c.num_inference_steps,
+          guidanceScale: c.guidance_scale,
+          latents: await golden.readFloat32('initial_latents'),
+        });
+        const finalLatents = await golden.readFloat32('final_latents');
+        const latentRel = maxAbsDiff(out.latents, finalLatents) / absMax(finalLatents);
+        const exported = new Uint8Array(await golden.readBytes('frames_uint8_export'));
+        const levels = Array.from(exported, (v, i) => Math.abs(out.frames.data[i]! - v));
+        const meanLevels = levels.reduce((a, b) => a + b, 0) / levels.length;
+        t.diagnostic(`${c.name} fp16: final latents ${latentRel.toExponential(2)} of abs-max; uint8 max ${Math.max(...levels)} levels, mean ${meanLevels.toFixed(3)}`);
+        assert.ok(latentRel <= 1e-2, `${c.name}: fp16 final latents relative error ${latentRel}`);
+        assert.ok(Math.max(...levels) <= 4 && meanLevels <= 0.5, `${c.name}: fp16 frames differ by up to ${Math.max(...levels)} levels, ${meanLevels} on average`);
+      } finally {
+        await golden.close();
+      }
+    }
+  } finally {
+    await pipeline.release();
+    await rm(cacheDir, { recursive: true, force: true });
+  }
+});
+
 /** A pipeline over recording fakes of the three networks, for the orchestration paths the goldens leave out. */
 async function fakePipeline(): Promise<{ pipeline: TextToVideoSDPipeline; calls: { network: string; dims: Record<string, readonly number[]> }[] }> {
   const calls: { network: string; dims: Record<string, readonly number[]> }[] = [];
