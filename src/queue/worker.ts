@@ -62,6 +62,11 @@ export interface QueueSnapshot {
   engine: EngineStatus;
 }
 
+/** Pause before retrying a job whose start could not be recorded. */
+const RETRY_START_MS = 5_000;
+/** How long shutdown waits for aborted renders to stop. */
+const ABORT_GRACE_MS = 30_000;
+
 const NO_ENGINE: EngineStatus = {
   ready: false,
   model: 'none',
@@ -191,7 +196,8 @@ export class Worker {
     const all = () => Promise.all([...this.#running.values()].map((a) => a.finished));
     await Promise.race([all(), delay(timeoutMs)]);
     for (const active of this.#running.values()) active.controller.abort({ kind: 'shutdown' } satisfies AbortReason);
-    await all();
+    // A renderer that ignores the abort must not block shutdown; its job stays `running` and is recovered at start.
+    await Promise.race([all(), delay(ABORT_GRACE_MS)]);
   }
 
   #add(job: Job): void {
@@ -262,11 +268,24 @@ export class Worker {
       logger.info({ jobId, gpuSeconds: round(gpuSeconds), bytes: checked.bytes }, 'job succeeded');
     } catch (error) {
       if (started !== null) await this.#settleFailure(started, startedAt, controller.signal, error);
+      else this.#retryLater(queuedJob, startedAt, error);
     } finally {
       this.#running.delete(jobId);
       finish();
       this.#publishPositions();
     }
+  }
+
+  /**
+   * The job could not be marked running (the database failed): it is still `queued` in the database, so put it
+   * back in the queue after a pause instead of losing it until the next restart.
+   */
+  #retryLater(job: Job, pickedAt: Date, error: unknown): void {
+    this.#scheduler.charge(job.user.id, -job.estimatedSeconds, pickedAt.getTime());
+    this.#options.logger.error({ err: error, jobId: job.id }, `could not start a job; retrying in ${RETRY_START_MS / 1000} s`);
+    setTimeout(() => {
+      if (!this.#draining && !this.#scheduler.has(job.id) && !this.#running.has(job.id)) this.enqueue(job);
+    }, RETRY_START_MS).unref();
   }
 
   async #settleFailure(job: Job, startedAt: Date, signal: AbortSignal, error: unknown): Promise<void> {
