@@ -227,7 +227,6 @@ function classify(error: unknown): [number, string] {
   if (error instanceof ConfigError || error instanceof UsageError || error instanceof LatentsFileError || error instanceof PipelineInputError) return [EXIT_CODES.usage, message];
   if (error instanceof EngineLoadError) return [error.kind === 'model' ? EXIT_CODES.model : EXIT_CODES.runtime, message];
   if (error instanceof EngineDeviceError) return [EXIT_CODES.runtime, message];
-  if ((error as NodeJS.ErrnoException).code === 'ENOENT' && (error as NodeJS.ErrnoException).syscall === 'open') return [EXIT_CODES.usage, message];
   return [EXIT_CODES.runtime, message];
 }
 
