@@ -28,24 +28,30 @@ export function parseFields<T extends z.ZodType>(schema: T, value: unknown): z.o
   throw videoBotError(ErrorCode.InvalidRequest, { issues });
 }
 
-/** A single text field (the last one wins when a key is repeated), trimmed; '' becomes undefined. */
+/** A field's value, trimmed; when a key is repeated, the last one wins (as most form readers do). */
+const lastValue = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? (v.at(-1) ?? '') : v).trim());
+
+/** A text field; '' becomes undefined. */
 export const text = (max: number) =>
-  z
-    .union([z.string(), z.array(z.string())])
-    .transform((v) => (Array.isArray(v) ? (v.at(-1) ?? '') : v).trim())
+  lastValue
     .pipe(z.string().max(max, `at most ${max} characters`))
     .transform((v) => (v === '' ? undefined : v))
     .optional();
 
-/** '' = null (inherit or reset), otherwise a whole number; the range is checked by the service. */
-export const optionalWholeNumber = text(20).transform((v, ctx) => {
-  if (v === undefined) return null;
-  if (!/^\d+$/.test(v)) {
-    ctx.addIssue({ code: 'custom', message: `must be a whole number or empty (got "${v}")` });
-    return z.NEVER;
-  }
-  return Number(v);
-});
+/**
+ * A whole number; '' is null (inherit, or back to the default); a field missing from the form is undefined
+ * (leave it as it is). The range is checked by the service.
+ */
+export const optionalWholeNumber = lastValue
+  .transform((v, ctx) => {
+    if (v === '') return null;
+    if (!/^\d{1,15}$/.test(v)) {
+      ctx.addIssue({ code: 'custom', message: `must be a whole number or empty (got "${v.slice(0, 40)}")` });
+      return z.NEVER;
+    }
+    return Number(v);
+  })
+  .optional();
 
 export const pageNumber = text(9).transform((v, ctx) => {
   if (v === undefined) return 1;

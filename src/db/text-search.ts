@@ -1,8 +1,13 @@
 // Case-insensitive substring filters on both providers. SQLite's LIKE (what Prisma's `contains` becomes) already
 // ignores ASCII case; Postgres needs Prisma's `mode: 'insensitive'` (ILIKE), which the SQLite client's types do
 // not declare (the code is typed against the SQLite client, see database.ts), hence the cast.
+//
+// Prisma passes the text into the LIKE pattern as is, so `%` and `_` keep their wildcard meaning: for a search box
+// that only widens the matches, which is harmless. What would differ is a backslash, Postgres' default LIKE escape
+// character and plain text for SQLite; doubling it on Postgres makes it plain text on both.
 import type { DatabaseProvider } from './database.js';
 
 export function containsIgnoringCase(provider: DatabaseProvider, text: string): { contains: string } {
-  return provider === 'postgresql' ? ({ contains: text, mode: 'insensitive' } as { contains: string }) : { contains: text };
+  if (provider === 'sqlite') return { contains: text };
+  return { contains: text.replaceAll('\\', '\\\\'), mode: 'insensitive' } as { contains: string };
 }

@@ -63,11 +63,12 @@ function emptySeries(length: number): Record<Platform, number[]> {
 export class UsageStats {
   constructor(private readonly prisma: PrismaClient) {}
 
+  /** Counts for the UTC day containing `now`. */
   async today(now: Date): Promise<TodayCounts> {
-    const since = utcDayStart(now);
+    const day = { gte: utcDayStart(now), lt: new Date(utcDayStart(now).getTime() + DAY_MS) };
     const [submitted, finished] = await Promise.all([
-      this.prisma.job.count({ where: { createdAt: { gte: since } } }),
-      this.prisma.job.groupBy({ by: ['status'], where: { finishedAt: { gte: since } }, _count: { _all: true } }),
+      this.prisma.job.count({ where: { createdAt: day } }),
+      this.prisma.job.groupBy({ by: ['status'], where: { finishedAt: day }, _count: { _all: true } }),
     ]);
     const count = (status: string) => finished.find((g) => g.status === status)?._count._all ?? 0;
     return { submitted, succeeded: count('succeeded'), failed: count('failed'), cancelled: count('cancelled') };
@@ -96,7 +97,7 @@ export class UsageStats {
     const since = new Date(utcDayStart(now).getTime() - (days - 1) * DAY_MS);
     const groups = await this.prisma.job.groupBy({
       by: ['userId'],
-      where: { finishedAt: { gte: since }, gpuSeconds: { not: null } },
+      where: { finishedAt: { gte: since }, gpuSeconds: { gt: 0 } },
       _sum: { gpuSeconds: true },
       orderBy: { _sum: { gpuSeconds: 'desc' } },
       take: limit,

@@ -60,7 +60,10 @@ export async function userRoutes(app: FastifyInstance, { ctx }: { ctx: AdminCont
   app.post('/users/:platform/:id/quota', async (request, reply) => {
     const { ref } = await knownUser(request);
     const form = parseFields(quotaForm, request.body);
-    await ctx.service.setUserQuota(ref, { videosPerDay: form.videosPerDay, gpuSecondsPerDay: form.gpuSecondsPerDay, maxQueued: form.maxQueued }, DASHBOARD_ACTOR);
+    // Empty fields are null (inherit); fields missing from the form stay as they are.
+    const fields = { videosPerDay: form.videosPerDay, gpuSecondsPerDay: form.gpuSecondsPerDay, maxQueued: form.maxQueued };
+    const patch = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+    await ctx.service.setUserQuota(ref, patch, DASHBOARD_ACTOR);
     return redirectWithFlash(request, reply, userHref(ref), { kind: 'ok', text: 'Quota saved; it applies to the next request.' });
   });
 

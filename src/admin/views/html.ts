@@ -5,7 +5,7 @@
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
 
-/** Markup that is safe to emit as is. Only `html` (and `raw` for constant strings) create it. */
+/** Markup that is safe to emit as is. Only `html` creates it. */
 export class Html {
   constructor(readonly value: string) {}
   toString(): string {
@@ -32,11 +32,6 @@ export function html(strings: TemplateStringsArray, ...values: HtmlValue[]): Htm
   let out = strings[0] ?? '';
   for (let i = 0; i < values.length; i++) out += render(values[i]!) + (strings[i + 1] ?? '');
   return new Html(out);
-}
-
-/** For markup written in this code base only (never for data): constant SVG fragments and the like. */
-export function raw(trustedMarkup: string): Html {
-  return new Html(trustedMarkup);
 }
 
 /** A path under /admin with query parameters; values are URL-encoded, empty ones dropped. */
