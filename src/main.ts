@@ -3,6 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import { sep } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { adminDashboard } from './admin/plugin.js';
 import { createChatAdapters, type ChatAdapterOptions } from './bots/chat-adapters.js';
 import { httpApi } from './bots/http/api.js';
 import { configSecrets, type Config } from './config.js';
@@ -147,6 +148,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       metrics,
       plugins: [
         { plugin: httpApi, options: { service, auth: admin.auth, publicUrl: config.publicUrl }, prefix: '/api/v1' },
+        { plugin: adminDashboard, options: { service, auth: admin.auth, db, config, clock }, prefix: '/admin' },
         ...chat.plugins,
         ...(options.plugins ?? []),
       ],

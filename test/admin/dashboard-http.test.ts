@@ -5,11 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { TEST_ADMIN_TOKEN, type TestService } from '../support/test-service.js';
+import { startTestService, TEST_ADMIN_TOKEN, type TestService } from '../support/test-service.js';
 import { AdminClient } from './support/admin-client.js';
-import { startAdminTestService } from './support/admin-test-service.js';
 import { LOGIN_RATE_LIMIT, safeNext } from '../../src/admin/auth.js';
-import { adminDashboard } from '../../src/admin/plugin.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { startService } from '../../src/main.js';
@@ -29,7 +27,7 @@ describe('dashboard over HTTP', () => {
 
   before(async () => {
     renderer = new TestRenderer({ stepMs: 1 });
-    t = await startAdminTestService({ renderer });
+    t = await startTestService({ renderer });
   });
   after(async () => t?.destroy());
 
@@ -258,7 +256,6 @@ describe('dashboard over HTTP', () => {
       showAdminToken: (token) => (shown = token),
     });
     try {
-      await running.app.register(adminDashboard, { prefix: '/admin', service: running.service, auth: running.auth, db: running.db, config });
       assert.ok(shown !== undefined && shown.length >= 40);
       const admin = new AdminClient(running.app);
       assert.equal((await admin.signIn('not-it')).statusCode, 401);

@@ -3,7 +3,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adminDashboard } from '../../../src/admin/plugin.js';
 import { loadConfig, type Config } from '../../../src/config.js';
 import { createEngine } from '../../../src/engine/index.js';
 import { createLogger } from '../../../src/log.js';
@@ -43,9 +42,8 @@ export async function startDashboardService(env: Record<string, string> = {}): P
   const logger = createLogger({ level: 'info', destination: { write: (line: string) => void logLines.push(line) } });
   const stepped = new SteppedRenderer();
   const renderer = new PromptRouter(createEngine(config, logger.child({ component: 'engine' })), stepped);
-  const running = await startService(config, { logger, renderer, enginePollMs: 50, listen: false });
-  await running.app.register(adminDashboard, { prefix: '/admin', service: running.service, auth: running.auth, db: running.db, config });
-  const url = await running.app.listen({ host: '127.0.0.1', port: 0 });
+  const running = await startService(config, { logger, renderer, enginePollMs: 50 });
+  const url = running.url;
   const events = new EventRecorder(running.service, { replay: true });
   if (!running.service.engineStatus().ready) await events.waitFor((e) => e.type === 'engine' && e.status.ready, 60_000);
 
