@@ -158,14 +158,16 @@ export class VideoService {
     if (job.status !== 'queued' && job.status !== 'running') {
       throw videoBotError(ErrorCode.InvalidState, { jobId, status: job.status, action: 'cancel' });
     }
-    const after = await this.#d.worker.cancel(jobId, actor, CANCEL_WAIT_MS);
+    let after = await this.#d.worker.cancel(jobId, actor, CANCEL_WAIT_MS);
     if (after === null) {
-      // Not in this worker's hands (it may have finished a moment ago): answer with what the store says.
-      const current = await this.getJob(jobId);
-      if (current.status !== 'cancelled') {
-        throw videoBotError(ErrorCode.InvalidState, { jobId, status: current.status, action: 'cancel' });
+      // Not in this worker's hands: waiting only in the database (its start is being retried) or just finished.
+      after = await this.#d.store.markCancelled(jobId, 'queued', null, this.#clock());
+      if (after !== null) this.#d.events.emit({ type: 'cancelled', job: after, actor });
+      else {
+        const current = await this.getJob(jobId);
+        if (current.status !== 'cancelled') throw videoBotError(ErrorCode.InvalidState, { jobId, status: current.status, action: 'cancel' });
+        after = current;
       }
-      return current;
     }
     if (actor.kind === 'admin' || actor.platformUserId !== job.user.platformUserId || actor.platform !== job.user.platform) {
       await this.#d.audit.append({ actor, action: 'job.cancel', target: jobId, details: { owner: `${job.user.platform}:${job.user.platformUserId}` } });
