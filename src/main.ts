@@ -1,7 +1,6 @@
 // The composition root: the only place that wires concrete parts together. `startService` is what `t2v serve`
 // runs, and what tests run in-process with a test renderer.
 import { mkdir } from 'node:fs/promises';
-import { sep } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { adminDashboard } from './admin/plugin.js';
 import { createChatAdapters, type ChatAdapterOptions } from './bots/chat-adapters.js';
@@ -191,30 +190,16 @@ export async function startService(config: Config, options: StartOptions = {}): 
 }
 
 /**
- * Loads the engine (src/engine, built in its own issue) through its `createEngine(config, logger)` factory.
- * Returns undefined, and logs why, when there is no engine module yet or it cannot start (for example a wrong
- * MODEL_DIR): the service then runs with the engine unavailable and keeps jobs queued instead of exiting.
+ * Loads the engine through src/engine's `createEngine(config, logger)`. The import is dynamic so that processes that
+ * bring their own renderer (tests) never load ONNX Runtime. A failure to load or start is logged and the service
+ * runs with the engine unavailable (jobs stay queued) instead of exiting.
  */
 export async function loadEngine(config: Config, logger: Logger): Promise<Renderer | undefined> {
-  // A computed specifier keeps the type-check independent of whether the engine module exists yet.
-  const specifier = './engine/index.js';
-  let engineModule: { createEngine?: (config: Config, logger: Logger) => Renderer | Promise<Renderer> };
   try {
-    engineModule = (await import(specifier)) as typeof engineModule;
+    const { createEngine } = await import('./engine/index.js');
+    return createEngine(config, logger.child({ component: 'engine' }));
   } catch (error) {
-    const missing = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String(error).includes(`engine${sep}index`);
-    if (missing) logger.warn('no engine is installed (src/engine/index); jobs stay queued');
-    else logger.error({ err: error }, 'the engine module failed to load; jobs stay queued');
-    return undefined;
-  }
-  if (typeof engineModule.createEngine !== 'function') {
-    logger.error('src/engine/index does not export createEngine(config, logger); jobs stay queued');
-    return undefined;
-  }
-  try {
-    return await engineModule.createEngine(config, logger.child({ component: 'engine' }));
-  } catch (error) {
-    logger.error({ err: error }, 'the engine failed to start; jobs stay queued');
+    logger.error({ err: error }, 'the engine could not be loaded; jobs stay queued');
     return undefined;
   }
 }
