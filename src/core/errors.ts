@@ -88,10 +88,6 @@ export class VideoBotError<C extends ErrorCode = ErrorCode> extends Error {
   }
 }
 
-export function isVideoBotError(error: unknown): error is VideoBotError {
-  return error instanceof VideoBotError;
-}
-
 /** Wraps anything thrown into a VideoBotError (Internal unless it already is one), keeping the original as `cause`. */
 export function asVideoBotError(error: unknown): VideoBotError {
   if (error instanceof VideoBotError) return error;

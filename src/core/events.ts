@@ -48,8 +48,4 @@ export class EventBus {
       }
     }
   }
-
-  get size(): number {
-    return this.#listeners.size;
-  }
 }

@@ -287,13 +287,6 @@ export class JobStore {
     return rows.map(toJob);
   }
 
-  async countByStatus(): Promise<Record<JobStatus, number>> {
-    const groups = await this.prisma.job.groupBy({ by: ['status'], _count: { _all: true } });
-    const counts: Record<JobStatus, number> = { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
-    for (const group of groups) counts[group.status] = group._count._all;
-    return counts;
-  }
-
   /** GPU time charged to each user by jobs started since `since`, to rebuild fair-share state after a restart. */
   async usageHistory(since: Date): Promise<UsageCharge[]> {
     const rows = await this.prisma.job.findMany({
