@@ -315,6 +315,26 @@ describe('HTTP API when things break', () => {
     }
   });
 
+  it('refuses new jobs with 503 while draining for shutdown, and still answers reads', async () => {
+    const renderer = new TestRenderer();
+    const t = await startTestService({ renderer });
+    try {
+      renderer.hold();
+      const running = (await t.request('POST', '/api/v1/jobs', { user, prompt: 'finishing', ...small })).json() as { id: string };
+      await t.events.waitFor(jobEvent('started', running.id));
+      const closing = t.running.close();
+      const refused = await t.request('POST', '/api/v1/jobs', { user, prompt: 'too late', ...small });
+      expectError(refused, 503, ErrorCode.ShuttingDown, /restarting/);
+      assert.equal((await t.request('GET', `/api/v1/jobs/${running.id}`)).statusCode, 200);
+      assert.equal(((await t.request('GET', '/healthz', undefined, null)).json() as { draining: boolean }).draining, true);
+      renderer.release();
+      await closing;
+      assert.equal(t.events.events.some((e) => e.type === 'succeeded' && e.job.id === running.id), true);
+    } finally {
+      await t.destroy();
+    }
+  });
+
   it('reports a degraded service without an engine', async () => {
     const t = await startTestService({ renderer: null });
     try {
