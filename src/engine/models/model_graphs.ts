@@ -20,7 +20,7 @@ import { buildUNet3DGraph, type UNet3DConditionConfig, UNet3DConditionConfigSche
  * nn or models changes the graphs built from the same weights (test/engine/graph_fingerprint.test.ts fails until
  * the recorded fingerprint and this version are updated together).
  */
-export const GRAPH_BUILDER_VERSION = 2;
+export const GRAPH_BUILDER_VERSION = 3;
 
 export type NetworkName = 'text_encoder' | 'unet' | 'vae_decoder';
 export type ComponentName = 'text_encoder' | 'unet' | 'vae';

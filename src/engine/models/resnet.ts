@@ -79,16 +79,17 @@ class TemporalConvStage extends Module {
     this.conv = new Conv3d(vb.pp(convIndex), inDim, outDim, [3, 1, 1], [1, 0, 0]);
   }
 
-  /** [B, in, F, H, W] -> [B, out, F, H, W] */
+  /** [B, in, F, H*W] -> [B, out, F, H*W] */
   forward(ctx: BuildContext, x: Value): Value {
-    const h = this.norm.forward(ctx, x); // [B, in, F, H, W]
-    return this.conv.forward(ctx, activation('silu')(ctx.ops(this.path).child(1), h)); // [B, out, F, H, W]
+    const h = this.norm.forward(ctx, x); // [B, in, F, HW]
+    return this.conv.forwardDepthOnly(ctx, activation('silu')(ctx.ops(this.path).child(1), h)); // [B, out, F, HW]
   }
 }
 
 /**
  * Temporal convolutions over each video's frames (ModelScope's 4-stage residual block). GroupNorm statistics
- * span all frames of a video; Conv3d kernels (3, 1, 1) with zero padding in time.
+ * span all frames of a video; Conv3d kernels (3, 1, 1) with zero padding in time, run on the [B, C, F, H*W]
+ * view (see Conv3d.forwardDepthOnly).
  */
 export class TemporalConvLayer extends Module {
   readonly conv1: TemporalConvStage;
@@ -114,13 +115,14 @@ export class TemporalConvLayer extends Module {
   forward(ctx: BuildContext, hiddenStates: Value, numFrames: Value): Value {
     const o = ctx.ops(this.path);
     const C = this.inDim;
-    const hw = o.shape(hiddenStates, 2, 4, 'hw'); // [2] = (H, W)
-    const identity = o.transpose(o.reshape(hiddenStates, o.shapeOf([-1, numFrames, C, hw])), [0, 2, 1, 3, 4], 'to_video'); // [B, C, F, H, W]
-    let h = this.conv1.forward(ctx, identity); // [B, C, F, H, W]
-    h = this.conv2.forward(ctx, h); // [B, C, F, H, W]
-    h = this.conv3.forward(ctx, h); // [B, C, F, H, W]
-    h = this.conv4.forward(ctx, h); // [B, C, F, H, W]
-    h = o.add(identity, h, 'residual'); // [B, C, F, H, W]
-    return o.reshape(o.transpose(h, [0, 2, 1, 3, 4], 'to_frames'), o.shape(hiddenStates)); // [BF, C, H, W]
+    const flat = o.reshape(hiddenStates, [0, C, -1], 'flat'); // [BF, C, HW]
+    const frames = o.reshape(flat, o.shapeOf([-1, numFrames, C, o.dim(flat, 2, 'hw')]), 'frames'); // [B, F, C, HW]
+    const identity = o.transpose(frames, [0, 2, 1, 3], 'to_video'); // [B, C, F, HW]
+    let h = this.conv1.forward(ctx, identity); // [B, C, F, HW]
+    h = this.conv2.forward(ctx, h); // [B, C, F, HW]
+    h = this.conv3.forward(ctx, h); // [B, C, F, HW]
+    h = this.conv4.forward(ctx, h); // [B, C, F, HW]
+    h = o.add(identity, h, 'residual'); // [B, C, F, HW]
+    return o.reshape(o.transpose(h, [0, 2, 1, 3], 'to_frames'), o.shape(hiddenStates)); // [BF, C, H, W]
   }
 }

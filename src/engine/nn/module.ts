@@ -11,6 +11,8 @@ export type FloatType = 'float32' | 'float16';
 export interface ParamOptions {
   /** Only rows [start, end) of the first axis (a weight the checkpoint stores fused, such as GEGLU's proj). */
   rows?: readonly [number, number];
+  /** The same values viewed with other dims (same element count), e.g. a (3, 1, 1) Conv3d kernel as (3, 1). */
+  dims?: readonly number[];
   /** Element type in the graph (default: the graph's dtype). fp16 graphs keep norm parameters in float32. */
   dtype?: DataType;
 }
@@ -31,6 +33,10 @@ export class BuildContext {
   param(ref: WeightRef, options: ParamOptions = {}): Value {
     const dtype = options.dtype ?? this.dtype;
     const read = (): Promise<HostData> => (dtype === 'float16' ? ref.readHalfBits() : ref.read());
+    if (options.dims) {
+      if (options.dims.reduce((a, b) => a * b, 1) !== ref.shape.reduce((a, b) => a * b, 1)) throw new Error(`cannot view ${ref.key} [${ref.shape}] as [${options.dims}]`);
+      return this.graph.weight(ref.key, dtype, options.dims, read, [ref.key]);
+    }
     if (!options.rows) return this.graph.weight(ref.key, dtype, ref.shape, read, [ref.key]);
     const [start, end] = options.rows;
     const [first, ...rest] = ref.shape;
