@@ -35,7 +35,7 @@ export function getTimestepEmbedding(
 ): Value {
   const o = ctx.ops(scope);
   const halfDim = Math.floor(embeddingDim / 2);
-  const freqs = o.f32(Array.from(timestepFrequencies(halfDim, downscaleFreqShift, maxPeriod)), [1, halfDim]);
+  const freqs = o.f32(Array.from(timestepFrequencies(halfDim, downscaleFreqShift, maxPeriod)), [1, halfDim]); // [1, half]
   let args = o.mul(o.unsqueeze(timesteps, [1]), freqs); // [N, half]
   if (scale !== 1) args = o.mul(args, o.f32([scale], [])); // [N, half]
   const sin = o.sin(args); // [N, half]
