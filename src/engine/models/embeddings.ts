@@ -30,14 +30,12 @@ export function getTimestepEmbedding(
   embeddingDim: number,
   flipSinToCos: boolean,
   downscaleFreqShift: number,
-  scale = 1,
   maxPeriod = 10000,
 ): Value {
   const o = ctx.ops(scope);
   const halfDim = Math.floor(embeddingDim / 2);
   const freqs = o.f32(Array.from(timestepFrequencies(halfDim, downscaleFreqShift, maxPeriod)), [1, halfDim]); // [1, half]
-  let args = o.mul(o.unsqueeze(timesteps, [1]), freqs); // [N, half]
-  if (scale !== 1) args = o.mul(args, o.f32([scale], [])); // [N, half]
+  const args = o.mul(o.unsqueeze(timesteps, [1]), freqs); // [N, half] (diffusers' `scale` is 1 for these models)
   const sin = o.sin(args); // [N, half]
   const cos = o.cos(args); // [N, half]
   const emb = o.concat(flipSinToCos ? [cos, sin] : [sin, cos], 1); // [N, 2 * half]
