@@ -23,10 +23,6 @@ export class LiveUpdates {
     this.#keepalive = setInterval(() => this.#write(': keepalive\n\n'), KEEPALIVE_MS).unref();
   }
 
-  get clients(): number {
-    return this.#clients.size;
-  }
-
   /** False when too many pages are connected (the caller answers 503; EventSource retries later). */
   get hasRoom(): boolean {
     return this.#clients.size < this.#maxClients;

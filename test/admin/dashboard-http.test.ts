@@ -26,7 +26,7 @@ describe('dashboard over HTTP', () => {
   let renderer: TestRenderer;
 
   before(async () => {
-    renderer = new TestRenderer({ stepMs: 1 });
+    renderer = new TestRenderer({ stepMs: 1, failOn: { promptIncludes: 'boom', message: '<b>kaboom</b> at step 2' } });
     t = await startTestService({ renderer });
   });
   after(async () => t?.destroy());
@@ -208,6 +208,19 @@ describe('dashboard over HTTP', () => {
     assert.ok(notJson.statusCode >= 400 && notJson.statusCode < 500);
   });
 
+  test("history shows a failed job's error code and message, escaped", async () => {
+    const admin = new AdminClient(t.running.app, '10.0.3.3');
+    await admin.signIn();
+    const { job } = await t.service.submit({ requester: { platform: 'slack', platformUserId: 'erin' }, options: { prompt: 'boom <i>now</i>' }, reply: { platform: 'slack', channelId: 'c' } });
+    await t.events.waitFor(jobEvent('failed', job.id));
+    const page = await admin.request('GET', '/admin/history?status=failed&user=erin');
+    assert.equal(page.statusCode, 200);
+    assert.match(page.body, /videobot_engine_failed/);
+    assert.match(page.body, /Rendering failed: &lt;b&gt;kaboom&lt;\/b&gt; at step 2/);
+    assert.match(page.body, /boom &lt;i&gt;now&lt;\/i&gt;/);
+    assert.doesNotMatch(page.body, /<b>kaboom|<i>now/);
+  });
+
   test('a quota form changes the fields it sends: empty inherits, missing stays', async () => {
     const admin = new AdminClient(t.running.app, '10.0.3.2');
     await admin.signIn();
@@ -267,6 +280,44 @@ describe('dashboard over HTTP', () => {
     } finally {
       await running.close();
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('dashboard live updates over a real connection', { timeout: 30_000 }, () => {
+  test('the event stream sends progress, and an open stream does not keep the service from shutting down', async () => {
+    const renderer = new TestRenderer({ stepMs: 1 });
+    const t = await startTestService({ renderer });
+    try {
+      const url = await t.running.app.listen({ host: '127.0.0.1', port: 0 });
+      const admin = new AdminClient(t.running.app);
+      await admin.signIn();
+      const cookie = [...admin.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+      const stream = await fetch(`${url}/admin/api/events`, { headers: { cookie } });
+      assert.equal(stream.status, 200);
+      assert.match(String(stream.headers.get('content-type')), /text\/event-stream/);
+      assert.match(String(stream.headers.get('content-security-policy')), /frame-ancestors 'none'/, 'security headers survive the hijack');
+      const reader = stream.body!.getReader();
+      let received = '';
+      const readUntil = async (pattern: RegExp) => {
+        while (!pattern.test(received)) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`stream ended; got ${received}`);
+          received += new TextDecoder().decode(value);
+        }
+      };
+      await readUntil(/retry: 3000/);
+      const { job } = await t.service.submit({ requester: { platform: 'api', platformUserId: 'x' }, options: { prompt: 'secret prompt text', steps: 3 }, reply: { platform: 'api', channelId: '' } });
+      await readUntil(new RegExp(`event: progress\ndata: \\{"jobId":"${job.id}","step":3,"totalSteps":3`));
+      assert.match(received, /event: queue\ndata: \{"type":"queued"/);
+      assert.doesNotMatch(received, /secret prompt text/, 'events carry ids and numbers, never prompts');
+      await t.stop();
+      const { done } = await reader.read().then(async function drain(result): Promise<{ done: boolean }> {
+        return result.done ? result : reader.read().then(drain);
+      });
+      assert.equal(done, true, 'the stream was ended by the shutdown');
+    } finally {
+      await t.destroy();
     }
   });
 });
