@@ -148,6 +148,13 @@ describe('admin dashboard in Chromium', { timeout: 240_000 }, () => {
     assert.ok((await page.getByText(XSS, { exact: true }).count()) >= 2);
     assert.equal(await page.locator('img[src="x"]').count(), 0);
     await browser.screenshot('queue');
+    const phone = await browser.context.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(`${base}/admin/queue`);
+    await phone.locator(`tr[data-job-id="${jobs.mallory}"]`).waitFor();
+    assert.ok(Number(await phone.evaluate('document.documentElement.scrollWidth - window.innerWidth')) <= 0, 'the queue fits a phone');
+    await browser.screenshot('phone-queue', phone);
+    await phone.close();
 
     await Promise.all([page.waitForURL(`${base}/admin/queue`), page.locator(`tr[data-job-id="${jobs.mallory}"] button`, { hasText: 'Move to front' }).click()]);
     await page.getByText('Moved to position 1.').waitFor();
@@ -292,7 +299,7 @@ describe('admin dashboard in Chromium', { timeout: 240_000 }, () => {
   test('is usable on a phone screen', async () => {
     const phone = await browser.context.newPage();
     await phone.setViewportSize({ width: 390, height: 844 });
-    for (const [path, name] of [['/admin', 'phone-overview'], ['/admin/queue', 'phone-queue'], ['/admin/history', 'phone-history']] as const) {
+    for (const [path, name] of [['/admin', 'phone-overview'], ['/admin/users', 'phone-users'], ['/admin/history', 'phone-history']] as const) {
       await phone.goto(base + path);
       await phone.locator('main h1').waitFor();
       const overflow = await phone.evaluate('document.documentElement.scrollWidth - window.innerWidth');

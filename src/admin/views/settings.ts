@@ -31,9 +31,9 @@ const NUMBER_FIELDS: { group: string; fields: { key: NumberKey; label: string; m
 ];
 
 function origin(view: SettingsView, key: SettingKey, defaults: SettingDefaults, id: string): Html {
-  if (!view.overridden.includes(key)) return html`<span class="muted">environment default</span>`;
+  if (!view.overridden.includes(key)) return html`<span class="badge">environment default</span>`;
   const fallback = key === 'bannedWords' ? `${defaults.bannedWords.length} words` : String(defaults[key]);
-  return html`<span class="muted">set here</span> <label class="check"><input type="checkbox" name="reset" value="${key}" id="reset-${id}"> reset to the environment default (${fallback})</label>`;
+  return html`<span class="badge ok">set here</span> <label class="check"><input type="checkbox" name="reset" value="${key}" id="reset-${id}"> reset to the environment default (${fallback})</label>`;
 }
 
 export function settingsPage(options: { frame: PageFrame; view: SettingsView; defaults: SettingDefaults }): Html {
