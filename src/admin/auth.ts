@@ -4,7 +4,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ErrorCode } from '../core/errors.js';
-import { videoBotError } from '../core/messages.js';
 import { csrfUserInfo, DASHBOARD_ACTOR, sendHtml, type AdminContext } from './context.js';
 import { parseFields, text } from './forms.js';
 import { adminUrl } from './views/html.js';
@@ -47,11 +46,10 @@ export async function requireSession(request: FastifyRequest, reply: FastifyRepl
     await reply.redirect(adminUrl('/login', { next: request.url === '/admin' ? undefined : request.url }), 303);
     return;
   }
-  const error = videoBotError(ErrorCode.Unauthorized, {});
   await reply
     .code(401)
     .type('application/json')
-    .send({ error: { code: error.code, message: 'Sign in to the dashboard first (/admin/login).', details: {} } });
+    .send({ error: { code: ErrorCode.Unauthorized, message: 'Sign in to the dashboard first (/admin/login).', details: {} } });
 }
 
 export async function authRoutes(app: FastifyInstance, { ctx }: { ctx: AdminContext }): Promise<void> {

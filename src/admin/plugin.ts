@@ -18,6 +18,8 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config.js';
 import type { AdminAuth } from '../core/admin-auth.js';
+import { ErrorCode } from '../core/errors.js';
+import { videoBotError } from '../core/messages.js';
 import type { VideoService } from '../core/service.js';
 import type { Database } from '../db/database.js';
 import { UsageStats } from '../db/usage-stats.js';
@@ -39,13 +41,14 @@ import { SessionStore } from './sessions.js';
 /** src/admin/assets, from src/admin (tsx) and from dist/admin (built) alike. */
 const ASSETS_DIR = fileURLToPath(new URL('../../src/admin/assets/', import.meta.url));
 
-const DEFAULT_SESSION_HOURS = 12;
+/** How long a sign-in lasts; the cookie expires then too. */
+const SESSION_HOURS = 12;
 
 export interface AdminDashboardOptions {
   service: VideoService;
   auth: AdminAuth;
   db: Pick<Database, 'prisma' | 'provider'>;
-  config: Pick<Config, 'outputsDir' | 'publicUrl' | 'settingDefaults'> & { adminSessionHours?: number };
+  config: Pick<Config, 'outputsDir' | 'publicUrl' | 'settingDefaults'>;
   clock?: () => Date;
 }
 
@@ -85,7 +88,7 @@ export const adminDashboard: FastifyPluginAsync<AdminDashboardOptions> = async (
     stats: new UsageStats(options.db.prisma),
     history: new JobHistory(options.db.prisma, options.db.provider),
     users: new UserDirectory(options.db.prisma, options.db.provider),
-    sessions: new SessionStore({ ttlMs: (options.config.adminSessionHours ?? DEFAULT_SESSION_HOURS) * 3_600_000 }),
+    sessions: new SessionStore({ ttlMs: SESSION_HOURS * 3_600_000 }),
     live: new LiveUpdates(options.service),
     outputsDir: options.config.outputsDir,
     settingDefaults: options.config.settingDefaults,
@@ -132,7 +135,7 @@ export const adminDashboard: FastifyPluginAsync<AdminDashboardOptions> = async (
     }
     // Unknown /admin paths: signed-out visitors are sent to sign in like anywhere else.
     signedIn.setNotFoundHandler(async (request) => {
-      throw Object.assign(new Error(`There is no dashboard page at ${request.url.split('?')[0]}.`), { statusCode: 404 });
+      throw videoBotError(ErrorCode.NotFound, { entity: 'route', id: `${request.method} ${request.url.split('?')[0]}` });
     });
   });
 };
