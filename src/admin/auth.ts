@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ErrorCode } from '../core/errors.js';
-import { csrfUserInfo, DASHBOARD_ACTOR, sendHtml, type AdminContext } from './context.js';
+import { csrfToken, DASHBOARD_ACTOR, sendHtml, type AdminContext } from './context.js';
 import { parseFields, text } from './forms.js';
 import { adminUrl } from './views/html.js';
 import { loginPage } from './views/login.js';
@@ -59,7 +59,7 @@ export async function authRoutes(app: FastifyInstance, { ctx }: { ctx: AdminCont
   const renderLogin = (request: FastifyRequest, reply: FastifyReply, next: string, status = 200, error?: string) =>
     sendHtml(
       reply,
-      loginPage({ csrf: reply.generateCsrf({ userInfo: csrfUserInfo(request) }), next, ...(error === undefined ? {} : { error }) }),
+      loginPage({ csrf: csrfToken(request, reply), next, ...(error === undefined ? {} : { error }) }),
       status,
     );
 

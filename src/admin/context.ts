@@ -55,12 +55,17 @@ export function sessionOf(request: FastifyRequest): AdminSession {
   return session;
 }
 
-/** A fresh CSRF token and the pending flash message (shown once). */
+/** A CSRF token for the forms of this response, bound to the request's session (or to being signed out). */
+export function csrfToken(request: FastifyRequest, reply: FastifyReply): string {
+  return reply.generateCsrf({ userInfo: csrfUserInfo(request) });
+}
+
+/** What a full page needs: a CSRF token and the pending flash message (shown once; fragments leave it). */
 export function pageFrame(request: FastifyRequest, reply: FastifyReply): PageFrame {
   const session = sessionOf(request);
   const flash = session.flash;
   delete session.flash;
-  return { csrf: reply.generateCsrf({ userInfo: csrfUserInfo(request) }), flash };
+  return { csrf: csrfToken(request, reply), flash };
 }
 
 export function sendHtml(reply: FastifyReply, page: Html, status = 200): FastifyReply {

@@ -6,7 +6,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode, VideoBotError, asVideoBotError } from '../core/errors.js';
 import { userMessage, videoBotError } from '../core/messages.js';
 import { HTTP_STATUS, sendError } from '../http/errors.js';
-import { csrfUserInfo, refererPage, sendHtml } from './context.js';
+import { csrfToken, refererPage, sendHtml } from './context.js';
 import { errorPage } from './views/error.js';
 import { loginPage } from './views/login.js';
 
@@ -43,8 +43,8 @@ export function adminErrorHandler(rawError: unknown, request: FastifyRequest, re
   else request.log.info({ status, code: (error as FastifyError).code }, 'dashboard request rejected');
   if (request.adminSession === undefined && request.url.split('?')[0] === '/admin/login') {
     // A refused sign-in (too many attempts, malformed form): stay on the form.
-    return sendHtml(reply, loginPage({ csrf: reply.generateCsrf({ userInfo: csrfUserInfo(request) }), next: '/admin', error: message }), status);
+    return sendHtml(reply, loginPage({ csrf: csrfToken(request, reply), next: '/admin', error: message }), status);
   }
-  const frame = request.adminSession === undefined ? undefined : { csrf: reply.generateCsrf({ userInfo: csrfUserInfo(request) }) };
+  const frame = request.adminSession === undefined ? undefined : { csrf: csrfToken(request, reply) };
   return sendHtml(reply, errorPage({ status, message, back: refererPage(request) ?? '/admin', ...(frame === undefined ? {} : { frame }) }), status);
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { pageFrame, sendHtml, USAGE_DAYS, type AdminContext } from '../context.js';
+import { csrfToken, pageFrame, sendHtml, USAGE_DAYS, type AdminContext } from '../context.js';
 import { overviewLive, overviewPage, type OverviewLive } from '../views/overview.js';
 
 const BUSIEST_USERS = 5;
@@ -21,6 +21,6 @@ export async function overviewRoutes(app: FastifyInstance, { ctx }: { ctx: Admin
   });
 
   app.get('/api/fragments/overview', async (request, reply) => {
-    return sendHtml(reply, overviewLive(await liveData(ctx), pageFrame(request, reply).csrf));
+    return sendHtml(reply, overviewLive(await liveData(ctx), csrfToken(request, reply)));
   });
 }

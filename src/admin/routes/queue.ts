@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { DASHBOARD_ACTOR, pageFrame, redirectWithFlash, refererPage, sendHtml, type AdminContext } from '../context.js';
+import { csrfToken, DASHBOARD_ACTOR, pageFrame, redirectWithFlash, refererPage, sendHtml, type AdminContext } from '../context.js';
 import { parseFields } from '../forms.js';
 import { queuePage, queueTables } from '../views/queue.js';
 
@@ -19,7 +19,7 @@ function returnTo(request: FastifyRequest): string {
 export async function queueRoutes(app: FastifyInstance, { ctx }: { ctx: AdminContext }): Promise<void> {
   app.get('/queue', async (request, reply) => sendHtml(reply, queuePage(pageFrame(request, reply), ctx.service.listQueue())));
 
-  app.get('/api/fragments/queue', async (request, reply) => sendHtml(reply, queueTables(ctx.service.listQueue(), pageFrame(request, reply).csrf)));
+  app.get('/api/fragments/queue', async (request, reply) => sendHtml(reply, queueTables(ctx.service.listQueue(), csrfToken(request, reply))));
 
   app.get('/api/events', async (_request, reply) => {
     if (!ctx.live.hasRoom) return reply.code(503).header('retry-after', '30').send({ error: { code: 'videobot_busy', message: 'Too many dashboard pages are open; live updates resume shortly.', details: {} } });
