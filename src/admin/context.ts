@@ -88,7 +88,9 @@ export function refererPage(request: FastifyRequest): string | undefined {
   if (referer === undefined) return undefined;
   try {
     const url = new URL(referer);
-    if (url.host !== request.host || !/^\/admin(\/|$)/.test(url.pathname) || /^\/admin\/(login|api)(\/|$)/.test(url.pathname)) return undefined;
+    // Through URL on both sides, so that "host:80" and "host" compare equal.
+    const ownHost = new URL(`${request.protocol}://${request.host}`).host;
+    if (url.host !== ownHost || !/^\/admin(\/|$)/.test(url.pathname) || /^\/admin\/(login|api)(\/|$)/.test(url.pathname)) return undefined;
     return url.pathname + url.search;
   } catch {
     return undefined;

@@ -235,6 +235,29 @@ describe('dashboard over HTTP', () => {
     assert.match(page.body, /id="videosPerDay" name="videosPerDay" type="number" inputmode="numeric" min="0" step="1" value="7"/);
   });
 
+  test("a workspace's quota override is edited from one of its users' pages", async () => {
+    const admin = new AdminClient(t.running.app, '10.0.3.4');
+    await admin.signIn();
+    const frank = { platform: 'discord' as const, platformUserId: 'frank', workspaceId: 'guild-9' };
+    const { job } = await t.service.submit({ requester: frank, options: { prompt: 'a tiny boat' }, reply: { platform: 'discord', channelId: 'c' } });
+    await t.events.waitFor(jobEvent('succeeded', job.id));
+    const userPage = '/admin/users/discord/frank';
+    assert.match((await admin.request('GET', userPage)).body, /Override for workspace <code>guild-9<\/code>/);
+    const saved = await admin.request('POST', '/admin/workspaces/discord/guild-9/quota', {
+      form: { videosPerDay: '4', gpuSecondsPerDay: '', _csrf: await admin.csrfToken(userPage) },
+      headers: { referer: `http://localhost${userPage}` },
+    });
+    assert.equal(saved.statusCode, 303);
+    assert.equal(saved.headers.location, userPage);
+    const status = await t.service.quotaStatus(frank);
+    assert.deepEqual([status.limits.videosPerDay, status.sources.videosPerDay, status.sources.gpuSecondsPerDay], [4, 'workspace', 'default']);
+    assert.match((await admin.request('GET', userPage)).body, /id="ws-videosPerDay" name="videosPerDay" type="number" inputmode="numeric" min="0" step="1" value="4"/);
+    assert.equal((await t.service.listAudit({ action: 'quota.workspace.set' }))[0]?.target, 'discord:guild-9');
+    const bad = await admin.post('/admin/workspaces/discord/guild-9/quota', { maxQueued: '0' }, userPage);
+    assert.equal(bad.statusCode, 400);
+    assert.match(bad.body, /maxQueued must be a whole number from 1 to 10000/);
+  });
+
   test('queue actions: promote refuses a running job, cancel refuses a finished one, delete refuses an unfinished one (409)', async () => {
     const admin = new AdminClient(t.running.app, '10.0.4.1');
     await admin.signIn();

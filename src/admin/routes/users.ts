@@ -4,7 +4,7 @@ import { ErrorCode } from '../../core/errors.js';
 import { PLATFORMS, ROLES } from '../../core/jobs.js';
 import { videoBotError } from '../../core/messages.js';
 import type { UserRef } from '../../core/service.js';
-import { DASHBOARD_ACTOR, pageFrame, redirectWithFlash, sendHtml, USAGE_DAYS, type AdminContext } from '../context.js';
+import { DASHBOARD_ACTOR, pageFrame, redirectWithFlash, refererPage, sendHtml, USAGE_DAYS, type AdminContext } from '../context.js';
 import { choice, optionalWholeNumber, pageNumber, parseFields, text } from '../forms.js';
 import { userHref } from '../views/components.js';
 import { userDetailPage, usersPage } from '../views/users.js';
@@ -21,6 +21,13 @@ const banForm = z.object({ banned: choice(['true', 'false'] as const) }).loose()
 function userRef(request: FastifyRequest): UserRef {
   const params = parseFields(userParams, request.params);
   return { platform: params.platform, platformUserId: params.id };
+}
+
+/** Empty fields are null (inherit); fields missing from the form stay as they are. */
+function quotaPatch(body: unknown): Record<string, number | null> {
+  const form = parseFields(quotaForm, body);
+  const fields = { videosPerDay: form.videosPerDay, gpuSecondsPerDay: form.gpuSecondsPerDay, maxQueued: form.maxQueued };
+  return Object.fromEntries(Object.entries(fields).filter((entry): entry is [string, number | null] => entry[1] !== undefined));
 }
 
 function required<T>(value: T | undefined, field: string, allowed: string): T {
@@ -46,25 +53,34 @@ export async function userRoutes(app: FastifyInstance, { ctx }: { ctx: AdminCont
 
   app.get('/users/:platform/:id', async (request, reply) => {
     const { status } = await knownUser(request);
-    const [usage, recent, record] = await Promise.all([
+    const { workspaceId, platform } = status.user;
+    const [usage, recent, record, workspace] = await Promise.all([
       ctx.stats.usageByUser([status.userId], USAGE_DAYS, ctx.now()),
       ctx.service.listJobs({ userId: status.userId, limit: RECENT_JOBS }),
-      ctx.store.findUser(status.user.platform, status.user.platformUserId),
+      ctx.store.findUser(platform, status.user.platformUserId),
+      workspaceId === undefined ? { videosPerDay: null, gpuSecondsPerDay: null, maxQueued: null } : ctx.service.getWorkspaceQuota(platform, workspaceId),
     ]);
     return sendHtml(
       reply,
-      userDetailPage({ frame: pageFrame(request, reply), status, displayName: record?.displayName ?? null, usage: usage.get(status.userId)!, days: USAGE_DAYS, recent }),
+      userDetailPage({ frame: pageFrame(request, reply), status, workspace, displayName: record?.displayName ?? null, usage: usage.get(status.userId)!, days: USAGE_DAYS, recent }),
     );
   });
 
   app.post('/users/:platform/:id/quota', async (request, reply) => {
     const { ref } = await knownUser(request);
-    const form = parseFields(quotaForm, request.body);
-    // Empty fields are null (inherit); fields missing from the form stay as they are.
-    const fields = { videosPerDay: form.videosPerDay, gpuSecondsPerDay: form.gpuSecondsPerDay, maxQueued: form.maxQueued };
-    const patch = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
-    await ctx.service.setUserQuota(ref, patch, DASHBOARD_ACTOR);
+    await ctx.service.setUserQuota(ref, quotaPatch(request.body), DASHBOARD_ACTOR);
     return redirectWithFlash(request, reply, userHref(ref), { kind: 'ok', text: 'Quota saved; it applies to the next request.' });
+  });
+
+  /** Workspace overrides are edited from the page of one of its users (the form posts back there). */
+  app.post('/workspaces/:platform/:id/quota', async (request, reply) => {
+    const workspace = parseFields(userParams, request.params);
+    await ctx.service.setWorkspaceQuota(workspace.platform, workspace.id, quotaPatch(request.body), DASHBOARD_ACTOR);
+    const back = refererPage(request);
+    return redirectWithFlash(request, reply, back?.startsWith('/admin/users/') === true ? back : '/admin/users', {
+      kind: 'ok',
+      text: `Workspace quota saved for ${workspace.id}; it applies to the next request of everyone in it.`,
+    });
   });
 
   app.post('/users/:platform/:id/role', async (request, reply) => {

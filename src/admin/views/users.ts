@@ -1,10 +1,11 @@
 import { ROLES, type Job } from '../../core/jobs.js';
 import type { UserQuotaStatus } from '../../core/service.js';
 import type { UserUsage } from '../../db/usage-stats.js';
+import type { QuotaOverride } from '../../queue/quota.js';
 import type { UserPage } from '../../queue/user-directory.js';
 import { actionButton, csrfField, pager, platformBadge, statusBadge, userHref } from './components.js';
 import { formatDateTime, formatNumber, paramsSummary, userName } from './format.js';
-import { adminUrl, html, type Html } from './html.js';
+import { adminUrl, html, segment, type Html } from './html.js';
 import { layout, type PageFrame } from './layout.js';
 
 const ZERO: UserUsage = { today: { videos: 0, gpuSeconds: 0 }, window: { videos: 0, gpuSeconds: 0 } };
@@ -46,7 +47,32 @@ function overrideValue(status: UserQuotaStatus, field: 'videosPerDay' | 'gpuSeco
   return status.sources[field] === 'user' ? String(status.limits[field]) : '';
 }
 
-export function userDetailPage(options: { frame: PageFrame; status: UserQuotaStatus; displayName: string | null; usage: UserUsage; days: number; recent: Job[] }): Html {
+function workspaceSection(status: UserQuotaStatus, workspace: QuotaOverride, csrf: string): Html {
+  const { workspaceId, platform } = status.user;
+  if (workspaceId === undefined) return html``;
+  const input = (field: keyof QuotaOverride, label: string, min: number) =>
+    html`<label for="ws-${field}">${label}</label>
+<input id="ws-${field}" name="${field}" type="number" inputmode="numeric" min="${min}" step="1" value="${workspace[field] ?? ''}" placeholder="inherit the default">`;
+  return html`<h3>Override for workspace <code>${workspaceId}</code></h3>
+  <form method="post" action="/admin/workspaces/${segment(platform)}/${segment(workspaceId)}/quota" class="stack" id="workspace-quota-form">
+    ${csrfField(csrf)}
+    ${input('videosPerDay', 'Videos per day', 0)}
+    ${input('gpuSecondsPerDay', 'GPU-seconds per day', 0)}
+    ${input('maxQueued', 'Max queued jobs', 1)}
+    <p class="muted">Applies to everyone in this ${platform === 'discord' ? 'server' : 'workspace'} without a user override.</p>
+    <button type="submit">Save workspace quota</button>
+  </form>`;
+}
+
+export function userDetailPage(options: {
+  frame: PageFrame;
+  status: UserQuotaStatus;
+  workspace: QuotaOverride;
+  displayName: string | null;
+  usage: UserUsage;
+  days: number;
+  recent: Job[];
+}): Html {
   const { frame, status, usage, days, recent } = options;
   const { user } = status;
   const base = userHref(user);
@@ -89,6 +115,7 @@ export function userDetailPage(options: { frame: PageFrame; status: UserQuotaSta
     <p class="muted">Leave a field empty to inherit the workspace or default limit. Takes effect on the user's next request.</p>
     <button type="submit">Save quota</button>
   </form>
+  ${workspaceSection(status, options.workspace, frame.csrf)}
 </section>
 
 <section class="card">
