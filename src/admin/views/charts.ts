@@ -4,7 +4,7 @@
 import { PLATFORMS, type Platform } from '../../core/jobs.js';
 import type { BusyUser } from '../../db/usage-stats.js';
 import { userHref } from './components.js';
-import { formatNumber, userName } from './format.js';
+import { formatNumber, plural, userName } from './format.js';
 import { html, type Html } from './html.js';
 
 const WIDTH = 420;
@@ -79,7 +79,7 @@ export function busiestUsersChart(users: BusyUser[], days: number): Html {
     const label = name.length > 18 ? `${name.slice(0, 17)}…` : name;
     const yTop = 4 + i * rowH;
     return html`<a href="${userHref(user)}"><text class="label" x="${labelW - 8}" y="${yTop + 17}" text-anchor="end">${label}</text></a>
-<rect class="bar platform-${user.platform}" x="${labelW}" y="${yTop + 4}" width="${width.toFixed(1)}" height="${rowH - 10}"><title>${name} (${user.platform}): ${formatNumber(user.gpuSeconds, 1)} GPU-seconds, ${user.videos} videos</title></rect>
+<rect class="bar platform-${user.platform}" x="${labelW}" y="${yTop + 4}" width="${width.toFixed(1)}" height="${rowH - 10}"><title>${name} (${user.platform}): ${formatNumber(user.gpuSeconds, 1)} GPU-seconds, ${plural(user.videos, 'video')}</title></rect>
 <text class="axis" x="${(labelW + width + 6).toFixed(1)}" y="${yTop + 17}">${formatNumber(user.gpuSeconds, 1)} s</text>`;
   });
   return html`<figure class="chart">

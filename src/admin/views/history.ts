@@ -1,7 +1,7 @@
 import { JOB_STATUSES, PLATFORMS, type Job } from '../../core/jobs.js';
 import type { HistoryPage } from '../../queue/job-history.js';
 import { csrfField, pager, statusBadge, userLink } from './components.js';
-import { formatBytes, formatDateTime, formatDuration, paramsSummary, secondsBetween } from './format.js';
+import { formatBytes, formatDateTime, formatDuration, paramsSummary, plural, secondsBetween } from './format.js';
 import { html, segment, type Html } from './html.js';
 import { layout, type PageFrame } from './layout.js';
 
@@ -79,7 +79,7 @@ export function historyPage(options: { frame: PageFrame; query: HistoryQuery; re
   <button type="submit">Filter</button>
   <a class="button secondary" href="/admin/history">Clear</a>
 </form>
-<p class="muted">${result.total} ${result.total === 1 ? 'job' : 'jobs'}${result.total > 0 ? `, newest first` : ''}. Dates are UTC, both ends included.</p>
+<p class="muted">${plural(result.total, 'job')}${result.total > 0 ? `, newest first` : ''}. Dates are UTC, both ends included.</p>
 ${result.jobs.length === 0 ? html`<p class="card muted">No jobs match.</p>` : result.jobs.map((job) => jobCard(job, frame.csrf))}
 ${pager('/history', { ...query }, result.page, result.pages)}`,
   });

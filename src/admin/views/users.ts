@@ -4,7 +4,7 @@ import type { UserUsage } from '../../db/usage-stats.js';
 import type { QuotaOverride } from '../../queue/quota.js';
 import type { UserPage } from '../../queue/user-directory.js';
 import { actionButton, csrfField, pager, platformBadge, statusBadge, userHref } from './components.js';
-import { formatDateTime, formatNumber, paramsSummary, userName } from './format.js';
+import { formatDateTime, formatNumber, paramsSummary, plural, userName } from './format.js';
 import { adminUrl, html, segment, type Html } from './html.js';
 import { layout, type PageFrame } from './layout.js';
 
@@ -18,8 +18,8 @@ export function usersPage(options: { frame: PageFrame; query: string; result: Us
   <td data-label="User"><a href="${userHref(user)}">${userName(user)}</a>${user.displayName === null ? '' : html`<br><span class="muted">${user.platformUserId}</span>`}</td>
   <td data-label="Platform">${platformBadge(user.platform)}</td>
   <td data-label="Role">${user.role}${user.banned ? html` <span class="badge bad">banned</span>` : ''}</td>
-  <td data-label="Today" class="num">${u.today.videos} videos<br><span class="muted">${formatNumber(u.today.gpuSeconds, 1)} GPU-s</span></td>
-  <td data-label="${days} days" class="num">${u.window.videos} videos<br><span class="muted">${formatNumber(u.window.gpuSeconds, 1)} GPU-s</span></td>
+  <td data-label="Today" class="num">${plural(u.today.videos, 'video')}<br><span class="muted">${formatNumber(u.today.gpuSeconds, 1)} GPU-s</span></td>
+  <td data-label="${days} days" class="num">${plural(u.window.videos, 'video')}<br><span class="muted">${formatNumber(u.window.gpuSeconds, 1)} GPU-s</span></td>
   <td data-label="Queued" class="num">${user.queued}</td>
   <td data-label="First seen">${formatDateTime(user.createdAt)}</td>
 </tr>`;
@@ -34,7 +34,7 @@ export function usersPage(options: { frame: PageFrame; query: string; result: Us
   <button type="submit">Search</button>
 </form>
 <section class="card">
-  <p class="muted">${result.total} ${result.total === 1 ? 'user' : 'users'}. Usage counts what the quotas count (videos reserved, GPU-seconds settled); days are UTC.</p>
+  <p class="muted">${plural(result.total, 'user')}. Usage counts what the quotas count (videos reserved, GPU-seconds settled); days are UTC.</p>
   ${result.users.length === 0
     ? html`<p class="muted">No users match.</p>`
     : html`<table class="responsive"><thead><tr><th>User</th><th>Platform</th><th>Role</th><th>Today</th><th>${days} days</th><th>Queued</th><th>First seen</th></tr></thead><tbody>${rows}</tbody></table>`}
@@ -94,7 +94,7 @@ export function userDetailPage(options: {
     <dt>Workspace</dt><dd>${user.workspaceId ?? '–'}</dd>
     <dt>Role</dt><dd data-role>${user.role}</dd>
     <dt>Status</dt><dd data-banned="${user.banned}">${user.banned ? html`<span class="badge bad">banned</span>` : 'allowed'}</dd>
-    <dt>Usage, last ${days} days</dt><dd>${usage.window.videos} videos, ${formatNumber(usage.window.gpuSeconds, 1)} GPU-seconds</dd>
+    <dt>Usage, last ${days} days</dt><dd>${plural(usage.window.videos, 'video')}, ${formatNumber(usage.window.gpuSeconds, 1)} GPU-seconds</dd>
   </dl>
 </section>
 
