@@ -179,6 +179,7 @@ test('model problems fail the load with kind "model", naming the folder, file or
   const absent = Engine.start(options({ modelDir: join(dataDir, 'nope') }));
   await assert.rejects(absent.whenReady(), (e: unknown) => e instanceof EngineLoadError && e.kind === 'model' && /nope does not exist/.test(e.message));
   assert.equal(absent.status().demo, false);
+  await absent.close();
 
   // The demo folder with a UNet config that asks for other tensors than its weights hold.
   const demo = Engine.start(options());
@@ -192,6 +193,7 @@ test('model problems fail the load with kind "model", naming the folder, file or
   const mismatched = Engine.start(options({ modelDir: broken }));
   await assert.rejects(mismatched.whenReady(), (e: unknown) => e instanceof EngineLoadError && e.kind === 'model' && /missing tensor down_blocks\.0\.resnets\.1\./.test(e.message));
   assert.match(mismatched.status().message ?? '', /diffusion_pytorch_model\.safetensors/);
+  await mismatched.close();
 });
 
 test('the service composition root loads this engine through createEngine', async () => {
