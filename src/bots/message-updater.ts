@@ -74,9 +74,10 @@ export class MessageUpdater {
     });
   }
 
-  /** Drops every waiting throttled send and its timer (shutdown). Sends already queued still run. */
-  close(): void {
+  /** Drops every waiting throttled send and its timer, then resolves when the sends already queued have run. */
+  async drain(): Promise<void> {
     for (const state of this.#keys.values()) this.#dropPending(state);
+    await Promise.all([...this.#keys.values()].map((state) => state.chain));
   }
 
   #state(key: string): KeyState {

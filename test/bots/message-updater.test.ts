@@ -85,13 +85,16 @@ test('now() is not throttled but stays in order; a failing send is reported and 
   assert.deepEqual(sent, ['started', 'requeued', 'progress']);
 });
 
-test('close() drops waiting updates and their timers', async (t) => {
+test('drain() drops waiting updates and their timers and waits for queued sends', async (t) => {
   t.after(() => mock.timers.reset());
   const { updater, sent, send, advance } = setup();
   updater.update('job', send('p1'));
   await advance(0);
   updater.update('job', send('p2'));
-  updater.close();
+  const requeued = updater.now('other', send('requeued'));
+  await updater.drain();
+  assert.deepEqual(sent, ['p1', 'requeued']);
+  await requeued;
   await advance(5_000);
-  assert.deepEqual(sent, ['p1']);
+  assert.deepEqual(sent, ['p1', 'requeued']);
 });

@@ -106,7 +106,8 @@ export class SlackAdapter {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#unsubscribe();
-    this.#updater.close();
+    // Last states (a drain's "back in the queue") still go out before the connection closes.
+    await this.#updater.drain();
     this.#settleConnected(false);
     await this.#o.handle.stop();
   }
