@@ -526,6 +526,8 @@ export class FakeSlack {
         return this.#postMessage(params);
       case 'chat.update':
         return this.#update(params);
+      case 'chat.delete':
+        return this.#delete(params);
       case 'chat.postEphemeral':
         if (typeof params.channel !== 'string' || typeof params.user !== 'string')
           return { ok: false, error: 'invalid_arguments' };
@@ -582,6 +584,14 @@ export class FakeSlack {
       text: message.text,
       message: { type: 'message', ...message },
     };
+  }
+
+  #delete(params: Wire): Wire {
+    const index = this.messages.findIndex((m) => m.channel === params.channel && m.ts === params.ts);
+    if (index < 0) return { ok: false, error: 'message_not_found' };
+    if (this.messages[index]!.bot_id !== this.botId) return { ok: false, error: 'cant_delete_message' };
+    this.messages.splice(index, 1);
+    return { ok: true, channel: params.channel, ts: params.ts };
   }
 
   #uploadUrl(params: Wire): Wire {
