@@ -215,6 +215,25 @@ test('quota exceeded: the deferred reply is replaced by an ephemeral message in 
   assert.match(await ephemeralAnswer(fake, queue), /^You have no videos in the queue\. The queue has 0 rendering and 0 waiting\./);
 });
 
+test('errors in plain words: a banned word at command time (ephemeral), an engine failure at job time (in the thread)', async (t) => {
+  // An ffmpeg that does not exist makes the engine's MP4 export fail after denoising: a real job-time failure.
+  const bot = await startBot(t, {}, { BANNED_WORDS: 'gore', FFMPEG_PATH: '/nonexistent/ffmpeg' });
+  const { fake } = bot;
+  const banned = await videoCommand(bot, { prompt: 'a gore scene' });
+  const followUp = await fake.waitFor(is('POST', `/webhooks/${fake.applicationId}/${banned.sent.token}`));
+  assert.deepEqual([(followUp.json as Wire).flags, (followUp.json as Wire).content], [64, 'That prompt contains a blocked word ("gore"). Please rephrase it.']);
+  assert.ok(fake.requests.items.some(is('DELETE', `/webhooks/${fake.applicationId}/${banned.sent.token}/messages/@original`)));
+
+  const alice = fake.user('alice');
+  const { statusId } = await videoCommand(bot, {});
+  const posted = await fake.waitFor(is('POST', `/channels/${statusId}/messages`), RENDER_WAIT_MS);
+  const content = String((posted.json as Wire).content);
+  assert.match(content, new RegExp(`^<@${alice.id}> Rendering failed: .*ffmpeg.*\\. Your quota for it was refunded\\. \\(job [0-9a-f-]+\\)$`));
+  assert.doesNotMatch(content, /\n\s+at |Error:/, 'no stack trace');
+  const failed = await fake.waitFor((r) => is('PATCH', `/channels/${fake.textChannelId}/messages/${statusId}`)(r) && String(embedOf(r).description).startsWith('Failed: Rendering failed'));
+  assert.deepEqual(buttonIds(failed), []);
+});
+
 test('threads refused: no thread without Create Public Threads, and a 50013 at creation falls back to the channel', async (t) => {
   const bot = await startBot(t, { allowThreads: false });
   const { fake } = bot;

@@ -115,7 +115,7 @@ export function doneMessage(job: Job, where: 'thread' | 'below'): DiscordMessage
 }
 
 export function failedMessage(job: Job, text: string): DiscordMessage {
-  return { content: '', embeds: [statusEmbed(job, COLORS.failed, `Failed: ${text}`)], components: [], allowedMentions: NO_MENTIONS };
+  return { content: '', embeds: [statusEmbed(job, COLORS.failed, `Failed: ${truncate(text, 3_500)}`)], components: [], allowedMentions: NO_MENTIONS };
 }
 
 /** `byUserId` undefined: cancelled by an admin from the dashboard or the API. */
@@ -158,7 +158,7 @@ export function tooLargeMessage(job: Job, tooLarge: VideoBotError, link: string 
 
 /** A job-time problem posted where the job's updates go (thread or channel). */
 export function jobErrorMessage(job: Job, text: string): DiscordMessage {
-  return { content: `<@${job.user.platformUserId}> ${text} (job ${job.id})`, allowedMentions: { users: [job.user.platformUserId] } };
+  return { content: `<@${job.user.platformUserId}> ${truncate(text, 1_800)} (job ${job.id})`, allowedMentions: { users: [job.user.platformUserId] } };
 }
 
 /** Who may cancel, named in the refusal so the user knows whom to ask. */

@@ -89,7 +89,8 @@ export function doneMessage(job: Job): SlackMessage {
 }
 
 export function failedMessage(job: Job, text: string): SlackMessage {
-  return { text: `Failed: ${text}`, blocks: statusBlocks(job, `:x: Failed: ${escapeText(text)}`, [button('reroll', 'Try again with a new seed', job.id)]) };
+  const shown = escapeText(truncate(text, 2_800));
+  return { text: `Failed: ${shown}`, blocks: statusBlocks(job, `:x: Failed: ${shown}`, [button('reroll', 'Try again with a new seed', job.id)]) };
 }
 
 /** `byUserId` undefined: an admin cancelled it from the dashboard or the API. */

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { formatDuration, formatSeconds, paramFields, paramsLine, placeText, progressBar, progressText, renderTimeText, truncate } from '../../src/bots/job-text.js';
+import { jobFixture } from './job-fixture.js';
+
+describe('job text', () => {
+  it('words durations for people', () => {
+    assert.deepEqual([0.2, 12.4, 59, 61, 150, 3_600, 4_800].map(formatDuration), ['1 s', '12 s', '59 s', 'about 1 min', 'about 3 min', 'about 1 h', 'about 1 h 20 min']);
+    assert.deepEqual([0.5, 12.34, 90].map(formatSeconds), ['0.5 s', '12.3 s', 'about 2 min']);
+  });
+
+  it('says where a job stands, also while the engine is unavailable', () => {
+    assert.equal(placeText(1, 42), 'Next in line, ready in 42 s');
+    assert.equal(placeText(3, 200), '#3 in line, ready in about 3 min');
+    assert.equal(placeText(0, 5), 'Starting now, ready in 5 s');
+    assert.equal(placeText(2, null), '#2 in line, waiting for the engine to be ready');
+  });
+
+  it('draws progress', () => {
+    assert.equal(progressBar(0, 25), '▱▱▱▱▱▱▱▱▱▱ step 0/25');
+    assert.equal(progressBar(10, 25), '▰▰▰▰▱▱▱▱▱▱ step 10/25');
+    assert.equal(progressBar(30, 25), '▰▰▰▰▰▰▰▰▰▰ step 25/25');
+    assert.equal(progressText(1, 2, 15_000), 'Rendering: ▰▰▰▰▰▱▱▱▱▱ step 1/2, 15 s left');
+    assert.equal(progressText(0, 2, null), 'Rendering: ▱▱▱▱▱▱▱▱▱▱ step 0/2');
+  });
+
+  it('lists every parameter, the negative prompt only when there is one, and still images as such', () => {
+    const job = jobFixture();
+    assert.deepEqual(paramFields(job.params).map((f) => `${f.label}=${f.value}`), ['Seed=7', 'Size=256x256', 'Frames=16 at 8 fps (2.0 s)', 'Steps=25', 'Guidance=9']);
+    assert.equal(paramFields({ ...job.params, negativePrompt: 'blurry' }).at(-1)?.value, 'blurry');
+    assert.equal(paramFields({ ...job.params, frames: 1 })[2]?.value, '1 (still image)');
+    assert.equal(paramsLine(job.params), 'seed 7 · 256x256 · 16 frames at 8 fps (2.0 s) · 25 steps · guidance 9');
+  });
+
+  it('reports render time from GPU seconds, else wall time', () => {
+    assert.equal(renderTimeText(jobFixture()), 'Rendered in 12.3 s');
+    assert.equal(renderTimeText(jobFixture({ gpuSeconds: null })), 'Rendered in 13.0 s');
+    assert.equal(renderTimeText(jobFixture({ gpuSeconds: null, startedAt: null })), 'Rendered');
+  });
+
+  it('truncates on a word boundary', () => {
+    assert.equal(truncate('a  panda\nplaying', 100), 'a panda playing');
+    assert.equal(truncate('a panda playing guitar on a boat', 20), 'a panda playing…');
+    assert.equal(truncate('abcdefghijklmnopqrstuvwxyz', 10), 'abcdefghi…');
+  });
+});
