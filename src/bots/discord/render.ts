@@ -6,7 +6,7 @@ import {
   ButtonStyle,
   ComponentType,
   type APIActionRowComponent,
-  type APIButtonComponent,
+  type APIButtonComponentWithCustomId,
   type APIEmbed,
   type APIEmbedField,
 } from 'discord.js';
@@ -31,7 +31,7 @@ const CUSTOM_ID_PREFIX = 't2v';
 export interface DiscordMessage {
   content?: string;
   embeds?: APIEmbed[];
-  components?: APIActionRowComponent<APIButtonComponent>[];
+  components?: APIActionRowComponent<APIButtonComponentWithCustomId>[];
   allowedMentions?: { parse?: []; users?: string[] };
 }
 
@@ -52,10 +52,10 @@ export function threadName(prompt: string): string {
   return truncate(`🎬 ${prompt}`, 100);
 }
 
-function buttonRow(buttons: { action: ButtonAction; label: string; style: ButtonStyle; jobId: string }[]): APIActionRowComponent<APIButtonComponent> {
+function buttonRow(buttons: { action: ButtonAction; label: string; style: ButtonStyle; jobId: string }[]): APIActionRowComponent<APIButtonComponentWithCustomId> {
   return {
     type: ComponentType.ActionRow,
-    components: buttons.map((b) => ({ type: ComponentType.Button, style: b.style, label: b.label, custom_id: customId(b.action, b.jobId) })) as APIButtonComponent[],
+    components: buttons.map((b) => ({ type: ComponentType.Button, style: b.style, label: b.label, custom_id: customId(b.action, b.jobId) }) as APIButtonComponentWithCustomId),
   };
 }
 
