@@ -69,6 +69,8 @@ describe('Slack render', () => {
     assert.equal(requestErrorText(banned), 'That prompt contains a blocked word ("gore"). Please rephrase it.');
     const forbidden = videoBotError(ErrorCode.Forbidden, { action: "cancel another user's video" });
     assert.match(requestErrorText(forbidden, 'cancel'), /Only the person who asked for it or a t2v admin can cancel it\.$/);
+    const notMember = videoBotError(ErrorCode.PlatformError, { platform: 'slack', error: 'not_in_channel' });
+    assert.equal(requestErrorText(notMember), 'The chat platform refused the request (not_in_channel). Invite me to this channel first (/invite, then my name) and try again.');
     assert.equal(usageText('--x is not an option I know.', 'HELP'), '--x is not an option I know.\n\nHELP');
     assert.equal(usageText(undefined, 'HELP'), 'HELP');
   });

@@ -174,6 +174,13 @@ test('/video slash command: acked at once, a status message in the channel, the 
   const deleted = await fake.waitForCall('chat.delete');
   assert.equal(deleted.params.ts, placeholder.response.ts, 'the public placeholder is removed');
 
+  const elsewhere = await fake.deliverSlashCommand({ text: 'a cat', channelId: 'C0NOTMEMBER' });
+  const refused = await fake.waitFor((r) => r.kind === 'response' && r.responseId === elsewhere.responseId);
+  assert.deepEqual(refused.kind === 'response' && refused.body, {
+    response_type: 'ephemeral',
+    text: 'The chat platform refused the request (channel_not_found). Invite me to this channel first (/invite, then my name) and try again.',
+  });
+
   const help = await fake.deliverSlashCommand({ text: '' });
   const helpAnswer = await fake.waitFor((r) => r.kind === 'response' && r.responseId === help.responseId);
   assert.match(String(helpAnswer.kind === 'response' && helpAnswer.body.text), /`\/video a panda playing guitar on a boat --frames 16 --seed 7 --neg "blurry"`/);

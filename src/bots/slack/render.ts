@@ -122,10 +122,16 @@ export function uploadFailedMessage(job: Job, error: VideoBotError, link: string
 }
 
 const CANCEL_RIGHTS = 'Only the person who asked for it or a t2v admin can cancel it.';
+/** Slack's answers when the bot may not post where /video was used. */
+const NOT_A_MEMBER = new Set(['not_in_channel', 'channel_not_found']);
 
 /** A problem with what the user just did (shown to them alone). */
 export function requestErrorText(error: VideoBotError, action?: SlackAction): string {
-  const extra = error.code === ErrorCode.Forbidden && action === 'cancel' ? ` ${CANCEL_RIGHTS}` : '';
+  let extra = '';
+  if (error.code === ErrorCode.Forbidden && action === 'cancel') extra = ` ${CANCEL_RIGHTS}`;
+  if (error.code === ErrorCode.PlatformError && NOT_A_MEMBER.has(String(error.details.error))) {
+    extra = ' Invite me to this channel first (/invite, then my name) and try again.';
+  }
   return `${escapeText(userMessage(error))}${extra}`;
 }
 
