@@ -2,7 +2,7 @@
 // against the fake Discord on 127.0.0.1, and the demo model rendering every video for real at a tiny size.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { ButtonStyle, ChannelType, ComponentType, PermissionFlagsBits } from 'discord.js';
+import { ChannelType, PermissionFlagsBits } from 'discord.js';
 import { startFakeDiscord, type DiscordRequest, type FakeDiscord, type FakeDiscordOptions, type FakeInteraction, type Wire } from '../fakes/discord.js';
 import { closeAfterServices, ffprobe, RENDER_WAIT_MS, startChatService, TINY, type ChatService } from './chat-service.js';
 

@@ -32,7 +32,6 @@ import type { ServiceEvent } from '../../core/events.js';
 import type { Actor, Job, ReplyContext, Requester } from '../../core/jobs.js';
 import { videoBotError } from '../../core/messages.js';
 import type { SubmitResult, VideoService } from '../../core/service.js';
-import type { VideoOptions } from '../../core/requests.js';
 import type { FfmpegBinary } from '../../engine/video/ffmpeg.js';
 import type { Logger } from '../../log.js';
 import { mediaFileName } from '../job-text.js';
@@ -108,6 +107,8 @@ export class DiscordAdapter {
   /** Status message id -> setup in progress (reply edited, thread made); job events for it wait for that. */
   readonly #setups = new Map<string, Promise<void>>();
   readonly #targets = new Map<string, Target>();
+  /** False once start() failed or stop() ran: job events are then ignored instead of failing one by one. */
+  #online = true;
   #stopped = false;
 
   /** Subscribes to job events at once, so none is missed while connecting; they are sent once connected. */
@@ -149,6 +150,7 @@ export class DiscordAdapter {
       );
       this.#log.info({ inviteUrl: discordInviteUrl(application.id) }, 'add the Discord bot to a server with this invite URL');
     } catch (error) {
+      this.#online = false;
       this.#settleConnected(false);
       await client.destroy().catch(() => undefined);
       throw new Error(`Discord did not start: ${this.#redact(error instanceof Error ? error.message : String(error))}`, { cause: error });
@@ -160,6 +162,7 @@ export class DiscordAdapter {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#online = false;
     this.#unsubscribe();
     // Last states (a drain's "back in the queue") still go out before the connection closes.
     await this.#updater.drain();
@@ -191,7 +194,7 @@ export class DiscordAdapter {
 
   async #onVideo(interaction: ChatInputCommandInteraction): Promise<void> {
     const options = readVideoOptions(interaction.options);
-    await this.#submitFrom(interaction, (requester, reply) => this.#o.service.submit({ requester, options: options as VideoOptions, reply }));
+    await this.#submitFrom(interaction, (requester, reply) => this.#o.service.submit({ requester, options, reply }));
   }
 
   async #onQuota(interaction: ChatInputCommandInteraction): Promise<void> {
@@ -329,7 +332,7 @@ export class DiscordAdapter {
   // ---- job events ----
 
   #onEvent(event: ServiceEvent): void {
-    if (event.type === 'engine') return;
+    if (event.type === 'engine' || !this.#online) return;
     const job = event.job;
     if (job.reply.platform !== 'discord' || job.reply.messageId === undefined) return;
     switch (event.type) {

@@ -37,7 +37,6 @@ import {
   submittingMessage,
   uploadFailedMessage,
   usageText,
-  type SlackAction,
   type SlackMessage,
 } from './render.js';
 
@@ -71,6 +70,8 @@ export class SlackAdapter {
   #settleConnected!: (value: boolean) => void;
   /** Status message ts -> setup in progress; job events for that message wait for it. */
   readonly #setups = new Map<string, Promise<void>>();
+  /** False once start() failed or stop() ran: job events are then ignored instead of failing one by one. */
+  #online = true;
   #stopped = false;
 
   /** Registers the listeners and subscribes to job events at once, so none is missed while connecting. */
@@ -92,6 +93,7 @@ export class SlackAdapter {
     try {
       await this.#o.handle.start();
     } catch (error) {
+      this.#online = false;
       this.#settleConnected(false);
       throw error;
     }
@@ -105,6 +107,7 @@ export class SlackAdapter {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#online = false;
     this.#unsubscribe();
     // Last states (a drain's "back in the queue") still go out before the connection closes.
     await this.#updater.drain();
@@ -182,7 +185,7 @@ export class SlackAdapter {
         { channel, threadTs },
         requester(user, body.team?.id ?? undefined),
         (requester, reply) => this.#o.service[derive](jobId, requester, reply),
-        async (statusTs, error) => this.#retractWithEphemeral(channel, statusTs, requestErrorText(error, kind as SlackAction), respond),
+        async (statusTs, error) => this.#retractWithEphemeral(channel, statusTs, requestErrorText(error, kind), respond),
         (error) => ephemeral(requestErrorText(error, kind)),
       );
     });
@@ -236,7 +239,7 @@ export class SlackAdapter {
   // ---- job events ----
 
   #onEvent(event: ServiceEvent): void {
-    if (event.type === 'engine') return;
+    if (event.type === 'engine' || !this.#online) return;
     const job = event.job;
     if (job.reply.platform !== 'slack' || job.reply.messageId === undefined) return;
     const status = (message: SlackMessage) => () => this.#updateStatus(job, message);
