@@ -330,3 +330,18 @@ test('restart: a job queued with a Discord reply context still gets its thread u
   assert.ok(!fake.requests.items.some((r) => after(r) && r.path.startsWith('/webhooks/')), 'the new process needs no interaction token');
   await second.stop();
 });
+
+test('a wrong token: the error is logged without the token, Discord stays off and the rest of the service runs', async (t) => {
+  const fake = closeAfterServices(t, await startFakeDiscord());
+  const wrongToken = `${fake.token.slice(0, -6)}AAAAAA`;
+  const service = await startChatService(t, { env: { DISCORD_TOKEN: wrongToken, DISCORD_API_URL: fake.restApi } });
+  const gateway = await fake.waitFor(is('GET', '/gateway/bot'));
+  assert.equal(gateway.status, 401);
+  const line = service.logs.find((l) => l.includes('Discord is off'));
+  assert.ok(line !== undefined, 'the failure is logged');
+  assert.match(line, /Discord did not start \(An invalid token was provided\.\): copy a fresh token into DISCORD_TOKEN .*, then restart\./);
+  assert.ok(!service.logs.join('\n').includes(wrongToken), 'the token is not');
+  const health = await service.running.app.inject({ method: 'GET', url: '/healthz' });
+  assert.equal(health.statusCode, 200);
+  assert.ok(!fake.requests.items.some((r) => r.method === 'PUT'), 'no commands registered');
+});

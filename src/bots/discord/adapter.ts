@@ -153,7 +153,12 @@ export class DiscordAdapter {
       this.#online = false;
       this.#settleConnected(false);
       await client.destroy().catch(() => undefined);
-      throw new Error(`Discord did not start: ${this.#redact(error instanceof Error ? error.message : String(error))}`, { cause: error });
+      const reason = this.#redact(error instanceof Error ? error.message : String(error));
+      const hint = /invalid token/i.test(reason)
+        ? 'copy a fresh token into DISCORD_TOKEN (Developer Portal → your application → Bot → Reset Token)'
+        : 'check DISCORD_TOKEN, DISCORD_API_URL, DISCORD_GATEWAY_URL and the network';
+      // No `cause`: the library error says the same, and its stack is discord.js internals.
+      throw new Error(`Discord did not start (${reason}): ${hint}, then restart.`);
     }
     this.#settleConnected(true);
     this.#refreshWaitingJobs();
