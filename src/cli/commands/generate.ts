@@ -7,7 +7,8 @@ import { dirname, extname, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, ENGINE_DEVICES, type EngineDevice, loadConfig, withDotEnv } from '../../config.js';
 import { EngineDeviceError } from '../../engine/device.js';
-import { Engine, EngineLoadError, type EngineLoadProgress, type GenerateResult } from '../../engine/engine.js';
+import { type Engine, EngineLoadError, type EngineLoadProgress, type GenerateResult } from '../../engine/engine.js';
+import { createEngine } from '../../engine/index.js';
 import { LatentsFileError, readLatentsFile } from '../../engine/latents.js';
 import { PIPELINE_DEFAULTS, PIPELINE_LIMITS, PipelineInputError } from '../../engine/pipelines/text_to_video_synthesis/pipeline_text_to_video_synth.js';
 import { encodeMp4 } from '../../engine/video/encode_mp4.js';
@@ -137,16 +138,7 @@ async function generate(prompt: string, options: GenerateOptions): Promise<numbe
 
     const loadStarted = performance.now();
     const logger = createLogger({ level: process.env.LOG_LEVEL === undefined ? 'silent' : config.logLevel, destination: { write: (line: string) => void process.stderr.write(line) } });
-    engine = Engine.start({
-      modelDir: config.engine.modelDir,
-      dataDir: config.dataDir,
-      device: config.engine.device,
-      deviceId: config.engine.deviceId,
-      threads: config.engine.threads,
-      ffmpegPath: config.engine.ffmpegPath,
-      logger,
-      onLoadProgress: (p) => showLoadProgress(bar, p),
-    });
+    engine = createEngine(config, logger, { onLoadProgress: (p) => showLoadProgress(bar, p) });
     await Promise.race([engine.whenReady(), abortPromise(controller.signal)]);
     const loadMs = performance.now() - loadStarted;
     bar.stop();

@@ -157,7 +157,8 @@ function isStagingFolderName(name: string): boolean {
   return name.endsWith(STAGING_SUFFIX) || name.includes(REPLACED_SUFFIX);
 }
 
-async function sizeOrNull(path: string): Promise<number | null> {
+/** The file's size, or null when it does not exist. */
+export async function sizeOrNull(path: string): Promise<number | null> {
   try {
     return (await stat(path)).size;
   } catch (error) {

@@ -3,14 +3,14 @@
 // the manifest is written last, and the folder is renamed to `<dest>` only when everything is there
 // and verified, so `<dest>` is either absent, the previous complete model, or the new complete model.
 // Running the same pull again resumes where the last one stopped.
-import { mkdir, open, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fetchRepoRevision, resolveUrl, authHeaders, DEFAULT_ENDPOINT, type RepoFile } from './hub_api.js';
 import { downloadFile, partialPathOf } from './download_file.js';
 import { findModelIndex, MODEL_INDEX_NAME, selectPipelineFiles } from './file_selection.js';
 import { sha256File } from './hashing.js';
 import { HubError } from './hub_errors.js';
-import { readManifest, REPLACED_SUFFIX, STAGING_SUFFIX, verifyModelFolder, writeManifest, type ModelManifest } from './manifest.js';
+import { readManifest, REPLACED_SUFFIX, sizeOrNull, STAGING_SUFFIX, verifyModelFolder, writeManifest, type ModelManifest } from './manifest.js';
 import type { RetryOptions } from './http.js';
 
 export const DEFAULT_REPO_ID = 'ali-vilab/text-to-video-ms-1.7b';
@@ -255,14 +255,6 @@ async function isComplete(path: string, size: number): Promise<boolean> {
   return (await sizeOrNull(path)) === size;
 }
 
-async function sizeOrNull(path: string): Promise<number | null> {
-  try {
-    return (await stat(path)).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-}
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
