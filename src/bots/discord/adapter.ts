@@ -358,20 +358,25 @@ export class DiscordAdapter {
         void this.#updater.now(job.id, () => this.#editStatus(job, requeuedMessage(job, event.reason)));
         break;
       case 'succeeded':
-        void this.#updater.finish(job.id, () => this.#deliver(job));
+        this.#finish(job, () => this.#deliver(job));
         break;
       case 'failed':
-        void this.#updater.finish(job.id, async () => {
+        this.#finish(job, async () => {
           await this.#editStatus(job, failedMessage(job, event.error.message));
           await this.#post(job, jobErrorMessage(job, event.error.message));
         });
         break;
       case 'cancelled': {
         const by = event.actor.kind === 'user' && event.actor.platform === 'discord' ? event.actor.platformUserId : /^discord:(\d+)/.exec(event.actor.kind === 'admin' ? event.actor.name : '')?.[1];
-        void this.#updater.finish(job.id, () => this.#editStatus(job, cancelledMessage(job, by)));
+        this.#finish(job, () => this.#editStatus(job, cancelledMessage(job, by)));
         break;
       }
     }
+  }
+
+  /** The job's last message; then the adapter forgets the job. */
+  #finish(job: Job, send: () => Promise<void>): void {
+    void this.#updater.finish(job.id, send).then(() => this.#targets.delete(job.id));
   }
 
   /** After a restart, waiting jobs' messages still show their old place in line: show the current one. */
