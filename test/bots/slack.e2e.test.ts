@@ -206,3 +206,22 @@ test('Socket Mode: app-level token, an app_mention envelope acked, the video upl
   assert.equal(fake.socketConnections, 0);
   assert.ok(!service.logs.join('\n').includes(fake.appToken), 'app token not logged');
 });
+
+test('restart: a job queued from a mention is finished by the next process in the same thread', async (t) => {
+  const fake = closeAfterServices(t, await startFakeSlack());
+  const env = { SLACK_BOT_TOKEN: fake.botToken, SLACK_SIGNING_SECRET: fake.signingSecret, SLACK_API_URL: fake.apiUrl };
+  const first = await startChatService(t, { env, engine: false });
+  fake.eventsUrl = `${first.running.url}/slack/events`;
+  const { threadTs, statusTs } = await mention(fake, `a red fox in the snow ${TINY_FLAGS}`);
+  await fake.waitForCall('chat.update', updateOf(statusTs, /Next in line, waiting for the engine to be ready/));
+  await first.stop();
+  const before = fake.calls.length;
+
+  await startChatService(t, { env, databaseUrl: first.databaseUrl });
+  const complete = await fake.waitForCall('files.completeUploadExternal', () => true, RENDER_WAIT_MS);
+  assert.equal(complete.params.thread_ts, threadTs);
+  assert.equal(ffprobe(fake.uploads.at(-1)!.bytes).nb_read_frames, '4');
+  await fake.waitForCall('chat.update', updateOf(statusTs, /Done/));
+  const updates = fake.calls.slice(before).filter((c) => c.method === 'chat.update' && c.params.ts === statusTs).map((c) => statusLine(c.params));
+  assert.ok(updates.some((l) => l.includes('Rendering')), `progress after the restart, got: ${updates.join(' | ')}`);
+});
