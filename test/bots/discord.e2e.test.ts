@@ -315,10 +315,13 @@ test('restart: a job queued with a Discord reply context still gets its thread u
   await first.stop();
   await fake.waitForGateway((e) => e.kind === 'close' && e.connection === 1);
   const beforeRestart = fake.requests.items.length;
+  const commandsBefore = JSON.stringify(fake.commands.guild.get(fake.guildId)?.map(({ version: _v, ...c }) => c));
 
   const second = await startChatService(t, { env, databaseUrl: first.databaseUrl });
   await fake.waitForGateway((e) => e.kind === 'identify' && e.connection === 2);
   const after = (r: DiscordRequest) => r.seq > beforeRestart;
+  await fake.waitFor((r) => after(r) && r.method === 'PUT');
+  assert.equal(JSON.stringify(fake.commands.guild.get(fake.guildId)?.map(({ version: _v, ...c }) => c)), commandsBefore, 'registering again changes nothing');
   const result = await fake.waitFor((r) => after(r) && is('POST', `/channels/${statusId}/messages`)(r) && r.files.length > 0, RENDER_WAIT_MS);
   assert.equal(result.auth, `Bot ${fake.token}`);
   assert.equal(ffprobe(result.files[0]!.bytes).nb_read_frames, '4');
