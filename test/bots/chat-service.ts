@@ -10,6 +10,7 @@ import { configSecrets, loadConfig, type Config } from '../../src/config.js';
 import { createEngine } from '../../src/engine/index.js';
 import { createLogger } from '../../src/log.js';
 import { startService, type RunningService } from '../../src/main.js';
+import { Recorder } from '../fakes/recorder.js';
 
 /** A render the demo model does in a fraction of a second: 4 frames of 64x64, 2 steps. */
 export const TINY = { frames: 4, size: '64x64', steps: 2 } as const;
@@ -57,7 +58,8 @@ export function closeAfterServices<F extends { close(): Promise<void> }>(t: Test
 export interface ChatService {
   running: RunningService;
   config: Config;
-  logs: string[];
+  /** The service's JSON log lines, as written; tests can wait on them. */
+  logs: Recorder<string>;
   databaseUrl: string;
   /** Stops the service (drain, adapters, server), keeping the database for a restart. */
   stop(): Promise<void>;
@@ -85,8 +87,8 @@ export async function startChatService(t: TestContext, options: ChatServiceOptio
     DRAIN_TIMEOUT_SECONDS: '5',
     ...options.env,
   });
-  const logs: string[] = [];
-  const logger = createLogger({ level: 'debug', secrets: configSecrets(config), destination: { write: (line: string) => void logs.push(line) } });
+  const logs = new Recorder<string>((line) => line.slice(0, 200));
+  const logger = createLogger({ level: 'debug', secrets: configSecrets(config), destination: { write: (line: string) => logs.push(line) } });
   const renderer = options.engine === false ? undefined : createEngine(config, logger.child({ component: 'engine' }));
   const running = await startService(config, {
     ...(renderer === undefined ? {} : { renderer }),

@@ -62,7 +62,7 @@ test('ready, commands registered from the core ranges, /video deferred, thread, 
   assert.deepEqual([options.steps!.min_value, options.steps!.max_value], [ranges.steps.min, ranges.steps.max]);
   assert.deepEqual([options.guidance!.min_value, options.guidance!.max_value], [ranges.guidance.min, ranges.guidance.max]);
   assert.ok(((options.size!.choices ?? []) as Wire[]).some((c) => c.value === '64x64'));
-  assert.ok(service.logs.some((l) => l.includes('discord.com/oauth2/authorize') && l.includes(`client_id=${fake.applicationId}`)), 'invite URL printed at start');
+  assert.ok(service.logs.items.some((l) => l.includes('discord.com/oauth2/authorize') && l.includes(`client_id=${fake.applicationId}`)), 'invite URL printed at start');
 
   const alice = fake.user('alice');
   const { sent, statusId } = await videoCommand(bot, { seed: 7, negative: 'blurry' });
@@ -105,7 +105,7 @@ test('ready, commands registered from the core ranges, /video deferred, thread, 
   assert.ok(done.seq > upload.seq, 'the status says done only after the video is in the thread');
 
   // Tokens never reach the logs, whatever the level (debug here).
-  const logText = service.logs.join('\n');
+  const logText = service.logs.items.join('\n');
   assert.ok(!logText.includes(fake.token), 'bot token not logged');
   assert.ok(!logText.includes(sent.token), 'interaction token not logged');
   assert.equal(fake.channels.get(threadId)?.type, ChannelType.PublicThread);
@@ -340,11 +340,25 @@ test('a wrong token: the error is logged without the token, Discord stays off an
   const service = await startChatService(t, { env: { DISCORD_TOKEN: wrongToken, DISCORD_API_URL: fake.restApi } });
   const gateway = await fake.waitFor(is('GET', '/gateway/bot'));
   assert.equal(gateway.status, 401);
-  const line = service.logs.find((l) => l.includes('Discord is off'));
+  const line = service.logs.items.find((l) => l.includes('Discord is off'));
   assert.ok(line !== undefined, 'the failure is logged');
   assert.match(line, /Discord did not start \(An invalid token was provided\.\): copy a fresh token into DISCORD_TOKEN .*, then restart\./);
-  assert.ok(!service.logs.join('\n').includes(wrongToken), 'the token is not');
+  assert.ok(!service.logs.items.join('\n').includes(wrongToken), 'the token is not');
   const health = await service.running.app.inject({ method: 'GET', url: '/healthz' });
   assert.equal(health.statusCode, 200);
   assert.ok(!fake.requests.items.some((r) => r.method === 'PUT'), 'no commands registered');
+});
+
+test('an interaction answered too late (10062) is logged, nothing is queued and the bot keeps working', async (t) => {
+  const bot = await startBot(t, { deadlineMs: 0 });
+  const { fake, service } = bot;
+  const sent = fake.sendSlashCommand({ name: 'video', options: { prompt: 'a cat', ...TINY } });
+  const late = await fake.waitFor(is('POST', `/interactions/${sent.id}/${sent.token}/callback`));
+  assert.equal((late.response as Wire).code, 10062);
+  await service.logs.waitFor((line) => line.includes('expired before the bot answered'));
+  assert.deepEqual(await service.running.service.listJobs(), [], 'no job without an answer to the user');
+
+  fake.settings.deadlineMs = 3_000;
+  const { statusId } = await videoCommand(bot, {});
+  await fake.waitFor((r) => is('POST', `/channels/${statusId}/messages`)(r) && r.files.length > 0, RENDER_WAIT_MS);
 });

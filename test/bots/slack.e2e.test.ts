@@ -85,7 +85,7 @@ test('HTTP mode on the service port: url_verification, app_mention -> status in 
   assert.ok(lines.some((l) => /Rendering: .*step 1\/2/.test(l)), `progress updates, got: ${lines.join(' | ')}`);
   assert.match(lines.at(-1)!, /Done/);
 
-  const logText = service.logs.join('\n');
+  const logText = service.logs.items.join('\n');
   for (const secret of [fake.botToken, fake.signingSecret]) assert.ok(!logText.includes(secret), 'no secret in the logs');
 });
 
@@ -204,7 +204,7 @@ test('Socket Mode: app-level token, an app_mention envelope acked, the video upl
   await service.stop();
   await fake.waitFor((r) => r.kind === 'socket' && r.event === 'close');
   assert.equal(fake.socketConnections, 0);
-  assert.ok(!service.logs.join('\n').includes(fake.appToken), 'app token not logged');
+  assert.ok(!service.logs.items.join('\n').includes(fake.appToken), 'app token not logged');
 });
 
 test('restart: a job queued from a mention is finished by the next process in the same thread', async (t) => {

@@ -109,9 +109,10 @@ export class SlackAdapter {
     this.#stopped = true;
     this.#online = false;
     this.#unsubscribe();
-    // Last states (a drain's "back in the queue") still go out before the connection closes.
-    await this.#updater.drain();
+    // Never connected: queued sends fail at once instead of waiting. Connected: this changes nothing, and the last
+    // states (a drain's "back in the queue") still go out before the connection closes.
     this.#settleConnected(false);
+    await this.#updater.drain();
     await this.#o.handle.stop();
   }
 
