@@ -69,13 +69,13 @@ const EMPTY_OVERRIDE: QuotaOverride = { videosPerDay: null, gpuSecondsPerDay: nu
 export class JobStore {
   constructor(private readonly prisma: PrismaClient) {}
 
-  /** Creates the submit lock row; idempotent, run once at start. */
+  /**
+   * Creates the submit lock row; idempotent, run once at start. One INSERT statement rather than Prisma's upsert
+   * (a read, then a write, in a transaction): on SQLite in WAL mode a transaction that read before another process
+   * committed gets SQLITE_BUSY at its write without waiting, whereas a statement that writes first waits its turn.
+   */
   async init(): Promise<void> {
-    await this.prisma.submitLock.upsert({
-      where: { id: SUBMIT_LOCK_ID },
-      create: { id: SUBMIT_LOCK_ID, touchedAt: new Date() },
-      update: {},
-    });
+    await this.prisma.$executeRaw`INSERT INTO "SubmitLock" ("id", "touchedAt") VALUES (${SUBMIT_LOCK_ID}, ${new Date()}) ON CONFLICT ("id") DO NOTHING`;
   }
 
   /**
