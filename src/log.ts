@@ -2,7 +2,8 @@
 // 1. pino `redact` removes fields that hold credentials (authorization headers, token/password keys);
 // 2. every finished line is scrubbed of the configured secret values, wherever they ended up (an error
 //    message, a URL, a stack);
-// 3. the same pass masks passwords in any `scheme://user:password@host` URL and `Bearer` credentials.
+// 3. the same pass masks passwords in any `scheme://user:password@host` URL, `Bearer` credentials and the signature
+//    of media links (`?sig=`: the request log shows their URLs, and a signature opens a video without a token).
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { LogLevel } from './config.js';
 
@@ -38,7 +39,7 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
-/** Masks known secret values, URL passwords and bearer credentials in one serialized log line. */
+/** Masks known secret values, URL passwords, bearer credentials and link signatures in one serialized log line. */
 export function scrubSecrets(line: string, secrets: readonly string[]): string {
   let out = line;
   for (const secret of secrets) {
@@ -50,7 +51,8 @@ export function scrubSecrets(line: string, secrets: readonly string[]): string {
   }
   return out
     .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/\s"@]+:)[^@\s"/]+@/gi, `$1${REDACTED}@`)
-    .replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]+/g, `$1${REDACTED}`);
+    .replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]+/g, `$1${REDACTED}`)
+    .replace(/([?&]sig=)[A-Za-z0-9_%-]+/g, `$1${REDACTED}`);
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {

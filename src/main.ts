@@ -5,9 +5,11 @@ import type { FastifyInstance } from 'fastify';
 import { adminDashboard } from './admin/plugin.js';
 import { createChatAdapters, type ChatAdapterOptions } from './bots/chat-adapters.js';
 import { httpApi } from './bots/http/api.js';
+import { mediaLinkRoutes } from './bots/http/media.js';
 import { configSecrets, type Config } from './config.js';
 import { setupAdminAuth, type AdminAuth } from './core/admin-auth.js';
 import { EventBus, type EventListener } from './core/events.js';
+import { setupMediaLinks } from './core/media-links.js';
 import type { Renderer } from './core/ports.js';
 import { VideoService } from './core/service.js';
 import { AuditLog } from './db/audit-log.js';
@@ -102,6 +104,8 @@ export async function startService(config: Config, options: StartOptions = {}): 
       logger.warn('generated a new admin token (shown once on stdout; only its hash is stored)');
     }
 
+    const mediaLinks = await setupMediaLinks(settings, config.publicUrl);
+
     const renderer = options.renderer;
     const speedKey = speedSettingKey(renderer);
     const storedSpeed = Number(await settings.readInternal(speedKey));
@@ -129,7 +133,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
     const recovered = await store.recoverInterrupted(MAX_RENDER_ATTEMPTS, now);
     const historySince = new Date(now.getTime() - HISTORY_HALF_LIVES * config.fairShare.halfLifeMinutes * 60_000);
     const queued = await store.listQueued();
-    const service = new VideoService({ config, store, worker, settings, audit, costModel, events, logger, clock });
+    const service = new VideoService({ config, store, worker, settings, audit, costModel, events, mediaLinks, logger, clock });
     // Subscribed before the queue is restored: threads of jobs that resume or finish at once still get their updates.
     const chat = createChatAdapters(config, service, logger, options.chat);
     worker.start(await store.usageHistory(historySince), queued);
@@ -147,6 +151,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       metrics,
       plugins: [
         { plugin: httpApi, options: { service, auth: admin.auth, publicUrl: config.publicUrl }, prefix: '/api/v1' },
+        { plugin: mediaLinkRoutes, options: { service } },
         { plugin: adminDashboard, options: { service, auth: admin.auth, db, config, clock }, prefix: '/admin' },
         ...chat.plugins,
         ...(options.plugins ?? []),

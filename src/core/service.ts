@@ -13,6 +13,7 @@ import type { QueueSnapshot, Worker } from '../queue/worker.js';
 import { ErrorCode, type JobAction, type OptionIssue } from './errors.js';
 import type { EventBus, EventListener } from './events.js';
 import type { Actor, Job, Platform, ReplyContext, Requester, Role } from './jobs.js';
+import type { MediaKind, MediaLinks } from './media-links.js';
 import { videoBotError } from './messages.js';
 import type { EngineStatus } from './ports.js';
 import { findBannedWord } from './prompt-policy.js';
@@ -59,12 +60,16 @@ export interface ServiceDeps {
   audit: AuditLog;
   costModel: CostModel;
   events: EventBus;
+  mediaLinks: MediaLinks;
   logger: Logger;
   clock?: () => Date;
 }
 
 /** How long cancel() waits for a running render to stop at its next step before answering. */
 const CANCEL_WAIT_MS = 10_000;
+/** Life of a media link while outputs are kept forever (OUTPUT_RETENTION_DAYS=0): links end even if files do not. */
+export const MEDIA_LINK_DAYS_WITHOUT_RETENTION = 30;
+const DAY_MS = 86_400_000;
 
 const quotaPatchSchema = z
   .object({
@@ -208,6 +213,38 @@ export class VideoService {
 
   async listJobs(query: JobQuery = {}): Promise<Job[]> {
     return this.#d.store.list(query);
+  }
+
+  /**
+   * A link to the job's video or poster that works without a token, for chat users who cannot get the file
+   * otherwise. It expires when the retention setting deletes the file (counted from the job's end), or after
+   * MEDIA_LINK_DAYS_WITHOUT_RETENTION days when files are kept forever. The link is a capability: post it only
+   * where the video's audience is.
+   */
+  async mediaUrl(jobId: string, options: { kind: MediaKind }): Promise<string> {
+    const job = await this.getJob(jobId);
+    const { outputRetentionDays } = await this.#d.settings.get();
+    const expiresMs =
+      outputRetentionDays > 0
+        ? (job.finishedAt ?? this.#clock()).getTime() + outputRetentionDays * DAY_MS
+        : this.#clock().getTime() + MEDIA_LINK_DAYS_WITHOUT_RETENTION * DAY_MS;
+    return this.#d.mediaLinks.url({ jobId: job.id, kind: options.kind, expiresAt: Math.floor(expiresMs / 1000) });
+  }
+
+  /**
+   * The job a media link names, once its signature and expiry check out: Forbidden for a link that was altered,
+   * made up or has expired (before looking the job up), NotFound when the job is gone.
+   */
+  async openMediaLink(link: { jobId: string; kind: MediaKind; exp: string | undefined; sig: string | undefined }): Promise<Job> {
+    const check = this.#d.mediaLinks.check(link.jobId, link.kind, link.exp, link.sig, this.#clock());
+    if (!check.ok) {
+      const action =
+        check.reason === 'expired'
+          ? `open this link: it expired at ${new Date(Number(link.exp) * 1000).toISOString()}`
+          : 'open this link: it is not a link the service made (its signature does not match)';
+      throw videoBotError(ErrorCode.Forbidden, { action });
+    }
+    return this.getJob(link.jobId);
   }
 
   /** Running jobs, then waiting jobs in the order they will run, with positions and ETAs. */

@@ -1,7 +1,8 @@
 // Runtime-editable settings. Defaults come from the environment (config.settingDefaults); an admin's overrides
 // are rows of the Setting table (JSON text per key) and win. Read on every submit, so a change takes effect on
 // the next one, in every process sharing the database. The same table keeps a few internal values (the admin
-// token's hash, the learned render speed) under `internal.` keys, which the settings API never shows.
+// token's hash, the learned render speed, the media link key) under `internal.` keys, which the settings API never
+// shows.
 import { z } from 'zod';
 import type { SettingDefaults } from '../config.js';
 import { ErrorCode, type OptionIssue } from '../core/errors.js';
@@ -109,6 +110,15 @@ export class SettingsStore {
   async readInternal(key: string): Promise<string | undefined> {
     const row = await this.prisma.setting.findUnique({ where: { key: `internal.${key}` } });
     return row?.value;
+  }
+
+  /**
+   * Stores `value` unless the key already has one (then nothing changes). One INSERT … ON CONFLICT DO NOTHING, so
+   * that processes starting together on one database keep the first value without a read-then-write race.
+   */
+  async createInternal(key: string, value: string): Promise<void> {
+    const fullKey = `internal.${key}`;
+    await this.prisma.$executeRaw`INSERT INTO "Setting" ("key", "value", "updatedBy", "updatedAt") VALUES (${fullKey}, ${value}, 'service', ${new Date()}) ON CONFLICT ("key") DO NOTHING`;
   }
 
   async writeInternal(key: string, value: string): Promise<void> {

@@ -1,11 +1,9 @@
 // The HTTP API adapter (/api/v1): parse the request, call the service, render JSON. Every route needs the admin
 // token as a bearer token; the API acts for the user named in the body, or as the admin.
-import { basename, dirname } from 'node:path';
-import send from '@fastify/send';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminAuth } from '../../core/admin-auth.js';
 import { ErrorCode } from '../../core/errors.js';
-import type { Actor, Job, Requester } from '../../core/jobs.js';
+import type { Actor, Requester } from '../../core/jobs.js';
 import { videoBotError } from '../../core/messages.js';
 import type { VideoService } from '../../core/service.js';
 import {
@@ -19,6 +17,7 @@ import {
   userSchema,
   userUpdateSchema,
 } from './schemas.js';
+import { sendJobMedia } from './media.js';
 import { jobView, queueView } from './views.js';
 import type { z } from 'zod';
 
@@ -114,26 +113,8 @@ export const httpApi: FastifyPluginAsync<HttpApiOptions> = async (app, { service
     return jobView(result.job, publicUrl, result);
   });
 
-  const sendFile = async (request: FastifyRequest, reply: FastifyReply, which: 'video' | 'poster') => {
-    const job: Job = await service.getJob(jobId(request));
-    if (job.status !== 'succeeded') throw videoBotError(ErrorCode.InvalidState, { jobId: job.id, status: job.status, action: 'video' });
-    const path = which === 'video' ? job.output?.mediaPath : job.output?.posterPath;
-    if (path === undefined || path === null) throw videoBotError(ErrorCode.NotFound, { entity: 'video', id: job.id });
-    // Root + base name: send() refuses anything that would leave the job's folder.
-    const result = await send(request.raw, basename(path), { root: dirname(path), acceptRanges: true, cacheControl: false, dotfiles: 'deny' });
-    if (result.type !== 'file') {
-      // The file was removed (retention) or is unreadable.
-      throw videoBotError(ErrorCode.NotFound, { entity: 'video', id: job.id });
-    }
-    const contentType = which === 'video' ? job.output!.mediaType : 'image/png';
-    return reply
-      .code(result.statusCode)
-      .headers(result.headers)
-      .header('content-type', contentType)
-      .send(result.stream);
-  };
-  app.get('/jobs/:id/video', (request, reply) => sendFile(request, reply, 'video'));
-  app.get('/jobs/:id/poster', (request, reply) => sendFile(request, reply, 'poster'));
+  app.get('/jobs/:id/video', async (request, reply) => sendJobMedia(request, reply, await service.getJob(jobId(request)), 'video'));
+  app.get('/jobs/:id/poster', async (request, reply) => sendJobMedia(request, reply, await service.getJob(jobId(request)), 'poster'));
 
   app.get('/queue', async () => {
     const snapshot = service.listQueue();

@@ -1,0 +1,47 @@
+// A job's files over HTTP, for two audiences: the API (`/api/v1/jobs/:id/video|poster`, admin token) and signed
+// links (`/media/:jobId/:kind?exp=&sig=`, no token; see core/media-links.ts), which is what chat users open when a
+// video could not be uploaded. Both stream through sendJobMedia: Range requests (players seek), 404 once retention
+// removed the file.
+import { basename, dirname } from 'node:path';
+import send from '@fastify/send';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorCode } from '../../core/errors.js';
+import type { Job } from '../../core/jobs.js';
+import { MEDIA_KINDS, MEDIA_PATH, type MediaKind } from '../../core/media-links.js';
+import { videoBotError } from '../../core/messages.js';
+import type { VideoService } from '../../core/service.js';
+
+/** Streams the job's video (MP4, or PNG for one frame) or poster, honouring Range. */
+export async function sendJobMedia(request: FastifyRequest, reply: FastifyReply, job: Job, kind: MediaKind): Promise<FastifyReply> {
+  if (job.status !== 'succeeded') throw videoBotError(ErrorCode.InvalidState, { jobId: job.id, status: job.status, action: 'video' });
+  const path = kind === 'video' ? job.output?.mediaPath : job.output?.posterPath;
+  if (path === undefined || path === null) throw videoBotError(ErrorCode.NotFound, { entity: 'video', id: job.id });
+  // Root + base name: send() refuses anything that would leave the job's folder.
+  const result = await send(request.raw, basename(path), { root: dirname(path), acceptRanges: true, cacheControl: false, dotfiles: 'deny' });
+  if (result.type !== 'file') {
+    // The file was removed (retention) or is unreadable.
+    throw videoBotError(ErrorCode.NotFound, { entity: 'video', id: job.id });
+  }
+  const contentType = kind === 'video' ? job.output!.mediaType : 'image/png';
+  return reply.code(result.statusCode).headers(result.headers).header('content-type', contentType).send(result.stream);
+}
+
+export interface MediaLinkRoutesOptions {
+  service: VideoService;
+}
+
+/** GET /media/:jobId/:kind?exp=&sig=: no token, the signature is the permission. */
+export const mediaLinkRoutes: FastifyPluginAsync<MediaLinkRoutesOptions> = async (app, { service }) => {
+  app.get(`${MEDIA_PATH}/:jobId/:kind`, async (request, reply) => {
+    const { jobId, kind } = request.params as { jobId: string; kind: string };
+    if (!(MEDIA_KINDS as readonly string[]).includes(kind)) {
+      throw videoBotError(ErrorCode.NotFound, { entity: 'route', id: `GET ${MEDIA_PATH}/${jobId}/${kind}` });
+    }
+    const query = request.query as Record<string, string | string[] | undefined>;
+    const single = (value: string | string[] | undefined) => (typeof value === 'string' ? value : undefined);
+    const job = await service.openMediaLink({ jobId, kind: kind as MediaKind, exp: single(query.exp), sig: single(query.sig) });
+    // The link is the only permission: keep it out of Referer headers and shared caches.
+    void reply.header('referrer-policy', 'no-referrer').header('cache-control', 'private');
+    return sendJobMedia(request, reply, job, kind as MediaKind);
+  });
+};
