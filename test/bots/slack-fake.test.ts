@@ -4,13 +4,16 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import { webApi, type App } from '@slack/bolt';
+import Fastify from 'fastify';
 import {
   createSlackApp,
   SLACK_EVENTS_PATH,
   type SlackAppHandle,
   type SlackAppOptions,
 } from '../../src/bots/slack/app.js';
+import { slackEventsRoute } from '../../src/bots/slack/http-route.js';
 import { createLogger, type Logger } from '../../src/log.js';
+import { Recorder } from '../fakes/recorder.js';
 import { startFakeSlack, type FakeSlack, type SlackUpload } from '../fakes/slack.js';
 
 function captureLogs(): { logger: Logger; lines: string[] } {
@@ -244,6 +247,49 @@ test('HTTP mode: slash command ack() and respond() to the response_url; block_ac
   assert.equal(ephemeral.params.user, fake.user('alice'));
   assert.equal(ephemeral.response.ok, true);
   assert.equal(fake.messages.find((m) => m.ts === posted.response.ts)?.text, 'cancelled job1');
+});
+
+test('HTTP mode mounted on the service\'s server: a request during auth.test waits for it, or gets 503 with Retry-After', async (t) => {
+  const fake = await startFakeSlack();
+  const { logger } = captureLogs();
+  const options = { botToken: fake.botToken, signingSecret: fake.signingSecret, slackApiUrl: fake.apiUrl, retryConfig: { retries: 0 }, mounted: true, logger };
+  const handle = createSlackApp({ ...options, startWaitMs: 1_000 });
+  handle.app.event('app_mention', async ({ event, client }) => {
+    await client.chat.postMessage({ channel: event.channel, thread_ts: event.ts, text: 'queued' });
+  });
+  const failing = createSlackApp({ ...options, botToken: 'xoxb-revoked' });
+  // The service's server listens before the adapters start: mount both apps as src/main.ts does, then start them.
+  const server = Fastify();
+  const arrivals = new Recorder<string>((url) => url);
+  server.addHook('onRequest', async (request) => arrivals.push(request.url));
+  await server.register(slackEventsRoute, { requestListener: handle.requestListener! });
+  await server.register(slackEventsRoute, { requestListener: failing.requestListener!, prefix: '/failing' });
+  const url = await server.listen({ port: 0, host: '127.0.0.1' });
+  t.after(async () => {
+    await server.close();
+    await fake.close();
+  });
+  fake.eventsUrl = `${url}${SLACK_EVENTS_PATH}`;
+  const mention = { type: 'app_mention', user: fake.user('alice'), text: `<@${fake.botUserId}> a cat`, channel: fake.channelId };
+
+  const authTest = fake.holdNext('auth.test');
+  const starting = handle.start();
+  await authTest.arrived;
+  // Bolt alone would answer 401 here and run nothing: its authorize function is set by init().
+  const tooEarly = await fake.deliverEvent(mention);
+  assert.deepEqual([tooEarly.status, tooEarly.retryAfter, tooEarly.body], [503, '5', 'The Slack app is starting; try again in a few seconds.']);
+  const early = fake.deliver(JSON.stringify({ type: 'url_verification', challenge: 'c-1', token: 'x' }), 'application/json');
+  await arrivals.waitFor((u) => u === SLACK_EVENTS_PATH && arrivals.items.filter((i) => i === u).length === 2);
+  authTest.release();
+  await starting;
+  assert.deepEqual([(await early).status, JSON.parse((await early).body).challenge], [200, 'c-1'], 'answered once started');
+  assert.equal((await fake.deliverEvent(mention)).status, 200);
+  await fake.waitForCall('chat.postMessage');
+  assert.equal(fake.calls.filter((c) => c.method === 'chat.postMessage').length, 1, 'the refused event ran nothing');
+
+  await assert.rejects(failing.start(), /invalid_auth/);
+  const off = await fake.deliverEvent(mention, { url: `${url}/failing${SLACK_EVENTS_PATH}` });
+  assert.deepEqual([off.status, off.retryAfter, off.body], [503, null, 'The Slack app is off: it could not start.']);
 });
 
 test('a Web API error reaches the listener as WebAPIPlatformError with data.error', async (t) => {

@@ -93,6 +93,8 @@ export interface DeliveryOptions {
 export interface Delivery {
   status: number;
   body: string;
+  /** The Retry-After header of the answer, if any. */
+  retryAfter: string | null;
 }
 
 export interface SlashCommandInput {
@@ -144,6 +146,7 @@ export class FakeSlack {
   readonly #responseUses = new Map<string, number>();
   readonly #tickets = new Set<string>();
   readonly #failures = new Map<string, string[]>();
+  readonly #holds = new Map<string, { arrive: () => void; released: Promise<void> }[]>();
   readonly #sockets = new Set<WebSocket>();
   #port = 0;
   #counter = 0;
@@ -208,6 +211,19 @@ export class FakeSlack {
     );
   }
 
+  /**
+   * The next call of `method` waits for `release()` before it is answered (a slow Slack); `arrived` resolves when that
+   * call comes in.
+   */
+  holdNext(method: string): { arrived: Promise<void>; release: () => void } {
+    let arrive!: () => void;
+    let release!: () => void;
+    const arrived = new Promise<void>((resolve) => (arrive = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.#holds.set(method, [...(this.#holds.get(method) ?? []), { arrive, released }]);
+    return { arrived, release };
+  }
+
   /** The next call of `method` answers `{ok: false, error}`, as Slack does for `not_in_channel` and the like. */
   failNext(method: string, error: string): void {
     this.#failures.set(method, [...(this.#failures.get(method) ?? []), error]);
@@ -228,7 +244,7 @@ export class FakeSlack {
     }
     const sent = options.forge === 'tampered-body' ? body.replace(/.$/, (c) => (c === ' ' ? '\t' : `${c} `)) : body;
     const response = await fetch(url, { method: 'POST', headers, body: sent });
-    return { status: response.status, body: await response.text() };
+    return { status: response.status, body: await response.text(), retryAfter: response.headers.get('retry-after') };
   }
 
   deliverUrlVerification(challenge: string, options?: DeliveryOptions): Promise<Delivery> {
@@ -450,6 +466,11 @@ export class FakeSlack {
     const response = /^\/response\/([\w-]+)$/.exec(url.pathname);
     if (req.method === 'POST' && api !== null) {
       const params = await parseParams(body, contentType);
+      const hold = this.#holds.get(api[1]!)?.shift();
+      if (hold !== undefined) {
+        hold.arrive();
+        await hold.released;
+      }
       const answer = this.#api(api[1]!, params, auth);
       this.log.push({
         kind: 'call',

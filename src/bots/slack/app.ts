@@ -44,6 +44,11 @@ export interface SlackAppOptions {
   retryConfig?: webApi.RetryOptions;
   /** Receives Bolt's and the Slack SDK's output (as child `{ lib: '@slack/bolt' }`), tokens redacted. */
   logger: Logger;
+  /**
+   * Mounted HTTP mode: how long a request that arrives before start() has finished (the server already listens while
+   * auth.test runs) waits for it before it is answered 503; default 2000 ms, within Slack's 3 s.
+   */
+  startWaitMs?: number;
 }
 
 export interface SlackAppHandle {
@@ -128,19 +133,23 @@ export function createSlackApp(options: SlackAppOptions): SlackAppHandle {
 
   let port: number | undefined;
   let started = false;
+  const initialized = new Readiness();
   return {
     app,
     mode: socketReceiver === undefined ? 'http' : 'socket',
     get port() {
       return port;
     },
-    requestListener: httpReceiver?.requestListener,
+    requestListener:
+      httpReceiver === undefined ? undefined : whenInitialized(httpReceiver.requestListener, initialized, options.startWaitMs ?? 2_000),
     async start() {
       try {
         await app.init();
       } catch (error) {
+        initialized.settle(false);
         throw explainStartFailure('auth.test', 'SLACK_BOT_TOKEN', slackApiUrl, error);
       }
+      initialized.settle(true);
       if (socketReceiver !== undefined) {
         try {
           await socketReceiver.start();
@@ -163,6 +172,64 @@ export function createSlackApp(options: SlackAppOptions): SlackAppHandle {
       else if (options.mounted !== true) await httpReceiver!.stop();
       port = undefined;
     },
+  };
+}
+
+/** Whether the app finished its initialization (auth.test): undefined until then, then true or false for good. */
+class Readiness {
+  #value: boolean | undefined;
+  readonly #waiters = new Set<(value: boolean) => void>();
+
+  get value(): boolean | undefined {
+    return this.#value;
+  }
+
+  settle(value: boolean): void {
+    this.#value = value;
+    for (const waiter of this.#waiters) waiter(value);
+    this.#waiters.clear();
+  }
+
+  /** Resolves with the value once settled, or undefined after `ms`. */
+  wait(ms: number): Promise<boolean | undefined> {
+    if (this.#value !== undefined) return Promise.resolve(this.#value);
+    return new Promise((resolve) => {
+      const waiter = (value: boolean) => {
+        clearTimeout(timer);
+        resolve(value);
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        resolve(undefined);
+      }, ms);
+      this.#waiters.add(waiter);
+    });
+  }
+}
+
+/**
+ * The service's server listens before the adapters start, but Bolt cannot handle a request before its init()
+ * (auth.test) has finished: init sets the app's authorize function, so the request fails (401, measured with Bolt 5.1,
+ * an AuthorizationError logged, no listener run). Such requests wait for the start instead, up to `waitMs`; then, or
+ * when the start failed, they get 503, which Slack retries for events (Retry-After while the start is under way).
+ */
+function whenInitialized(
+  listener: (req: IncomingMessage, res: ServerResponse) => void,
+  initialized: Readiness,
+  waitMs: number,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    if (initialized.value === true) {
+      listener(req, res);
+      return;
+    }
+    void initialized.wait(waitMs).then((ready) => {
+      if (ready === true) listener(req, res);
+      else {
+        res.writeHead(503, { 'content-type': 'text/plain', ...(ready === undefined ? { 'retry-after': '5' } : {}) });
+        res.end(ready === undefined ? 'The Slack app is starting; try again in a few seconds.' : 'The Slack app is off: it could not start.');
+      }
+    });
   };
 }
 
