@@ -7,6 +7,7 @@ import type { VideoService } from '../core/service.js';
 import { locateFfmpeg } from '../engine/video/ffmpeg.js';
 import type { HttpPlugin } from '../http/server.js';
 import type { Logger } from '../log.js';
+import type { VideoLink } from './chat-replier.js';
 import { DiscordAdapter } from './discord/adapter.js';
 import { createDiscordClient } from './discord/client.js';
 import { createSlackApp } from './slack/app.js';
@@ -35,7 +36,7 @@ export interface ChatAdapters {
 
 /** Creates the adapters the configuration enables and subscribes them to job events (no network yet). */
 export function createChatAdapters(config: Config, service: VideoService, logger: Logger, options: ChatAdapterOptions = {}): ChatAdapters {
-  const videoUrl = publicVideoUrl(config.publicUrl);
+  const videoLink = publicVideoLinks(config.publicUrl, service, logger);
   let discord: DiscordAdapter | undefined;
   let slack: SlackAdapter | undefined;
   const plugins: HttpPlugin[] = [];
@@ -56,7 +57,7 @@ export function createChatAdapters(config: Config, service: VideoService, logger
       logger: log,
       ...(config.discord.guildId === undefined ? {} : { guildId: config.discord.guildId }),
       ...(config.discord.applicationId === undefined ? {} : { applicationId: config.discord.applicationId }),
-      videoUrl,
+      ...(videoLink === undefined ? {} : { videoLink }),
       ffmpeg: () => locateFfmpeg(config.engine.ffmpegPath === '' ? {} : { env: { ...process.env, FFMPEG_PATH: config.engine.ffmpegPath } }),
       ...(options.progressIntervalMs === undefined ? {} : { progressIntervalMs: options.progressIntervalMs }),
     });
@@ -80,7 +81,7 @@ export function createChatAdapters(config: Config, service: VideoService, logger
       handle,
       service,
       logger: log,
-      videoUrl,
+      ...(videoLink === undefined ? {} : { videoLink }),
       ...(options.progressIntervalMs === undefined ? {} : { progressIntervalMs: options.progressIntervalMs }),
     });
   } else if (config.slack.appToken !== undefined || config.slack.signingSecret !== undefined) {
@@ -109,11 +110,19 @@ export function createChatAdapters(config: Config, service: VideoService, logger
 }
 
 /**
- * Where chat users can fetch a video that could not be uploaded: only when the service has a public address (a
- * loopback PUBLIC_URL means it has none, and a link to it would only confuse).
+ * Signed links to videos that could not be uploaded (core/media-links.ts), only when the service has a public
+ * address: a loopback PUBLIC_URL means chat users cannot reach it, and a link to it would only confuse. A link that
+ * cannot be made is logged and left out; the message then explains without it.
  */
-function publicVideoUrl(publicUrl: string): ((jobId: string) => string) | undefined {
+function publicVideoLinks(publicUrl: string, service: VideoService, logger: Logger): VideoLink | undefined {
   const host = new URL(publicUrl).hostname;
   if (host === 'localhost' || host === '[::1]' || host.startsWith('127.')) return undefined;
-  return (jobId) => `${publicUrl}/api/v1/jobs/${encodeURIComponent(jobId)}/video`;
+  return async (jobId) => {
+    try {
+      return await service.mediaUrl(jobId, { kind: 'video' });
+    } catch (error) {
+      logger.warn({ jobId, err: error }, 'could not make a link to a video');
+      return undefined;
+    }
+  };
 }

@@ -215,7 +215,7 @@ test('quota exceeded: the deferred reply is replaced by an ephemeral message in 
   assert.match(await ephemeralAnswer(fake, queue), /^You have no videos in the queue\. The queue has 0 rendering and 0 waiting\./);
 });
 
-test('errors in plain words: a banned word at command time (ephemeral), an engine failure at job time (in the thread)', async (t) => {
+test('errors in plain words: a banned word at command time (ephemeral), an engine failure at job time (in the thread) with Try again', async (t) => {
   // An ffmpeg that does not exist makes the engine's MP4 export fail after denoising: a real job-time failure.
   const bot = await startBot(t, {}, { BANNED_WORDS: 'gore', FFMPEG_PATH: '/nonexistent/ffmpeg' });
   const { fake } = bot;
@@ -231,7 +231,21 @@ test('errors in plain words: a banned word at command time (ephemeral), an engin
   assert.match(content, new RegExp(`^<@${alice.id}> Rendering failed: .*ffmpeg.*\\. Your quota for it was refunded\\. \\(job [0-9a-f-]+\\)$`));
   assert.doesNotMatch(content, /\n\s+at |Error:/, 'no stack trace');
   const failed = await fake.waitFor((r) => is('PATCH', `/channels/${fake.textChannelId}/messages/${statusId}`)(r) && String(embedOf(r).description).startsWith('Failed: Rendering failed'));
-  assert.deepEqual(buttonIds(failed), []);
+  const [tryAgain, ...others] = buttonIds(failed);
+  assert.deepEqual([tryAgain?.split(':')[1], others], ['reroll', []], 'Try again (a Re-roll), nothing else');
+  assert.equal((((failed.json as Wire).components as Wire[])[0]!.components as Wire[])[0]!.label, 'Try again with a new seed');
+
+  // Whoever presses it asks anew, under their own name: Bob's retry fails the same way and the thread says so to him.
+  const bob = fake.user('bob');
+  const click = fake.sendButton({ customId: tryAgain!, message: statusId, user: bob });
+  const deferred = await fake.waitFor(is('POST', `/interactions/${click.id}/${click.token}/callback`));
+  assert.equal((deferred.json as Wire).type, 5);
+  const retryStatus = fake.interactions.get(click.id)!.originalMessageId!;
+  const retried = await fake.waitFor(is('POST', `/channels/${retryStatus}/messages`), RENDER_WAIT_MS);
+  assert.match(String((retried.json as Wire).content), new RegExp(`^<@${bob.id}> Rendering failed: `));
+  const jobs = await bot.service.running.service.listJobs();
+  assert.equal(jobs[0]!.parentJobId, jobs[1]!.id, 'the retry is a Re-roll of the failed job');
+  assert.notEqual(jobs[0]!.params.seed, jobs[1]!.params.seed);
 });
 
 test('threads refused: no thread without Create Public Threads, and a 50013 at creation falls back to the channel', async (t) => {
@@ -268,7 +282,23 @@ test('DMs: global commands, no thread, the video answers the status message in t
   assert.ok(!fake.requests.items.some(is('POST', /\/threads$/)));
 });
 
-test('upload limit: re-encoded to fit; a link when it cannot fit and PUBLIC_URL is set; a 413 from Discord is explained', async (t) => {
+test('global commands left from a start without DISCORD_GUILD_ID: a guild start warns and removes nothing', async (t) => {
+  const fake = closeAfterServices(t, await startFakeDiscord());
+  const env = { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.restApi };
+  const globally = await startChatService(t, { env });
+  await fake.waitFor(is('PUT', `/applications/${fake.applicationId}/commands`));
+  assert.ok(!globally.logs.items.some((l) => l.includes('also has global commands')), 'no warning for global registration');
+  await globally.stop();
+
+  const inGuild = await startChatService(t, { env: { ...env, DISCORD_GUILD_ID: fake.guildId } });
+  await fake.waitFor(is('PUT', `/applications/${fake.applicationId}/guilds/${fake.guildId}/commands`));
+  const warning = await inGuild.logs.waitFor((l) => l.includes('also has global commands'));
+  assert.match(warning, /"globalCommands":\["\/video","\/quota","\/queue"\]/);
+  assert.deepEqual(fake.commands.global.map((c) => c.name), ['video', 'quota', 'queue'], 'left in place');
+  assert.ok(!fake.requests.items.some((r) => r.method === 'DELETE' || (r.method === 'PUT' && r.path === `/applications/${fake.applicationId}/commands` && (r.json as Wire[]).length === 0)));
+});
+
+test('upload limit: re-encoded to fit; a signed link that opens without a token when it cannot fit; a 413 from Discord is explained', async (t) => {
   const bot = await startBot(t, { maxUploadBytes: 12_000 }, { PUBLIC_URL: 'https://t2v.example.com' });
   const { fake, service } = bot;
   const jobIdOf = async (sent: FakeInteraction) =>
@@ -289,7 +319,18 @@ test('upload limit: re-encoded to fit; a link when it cannot fit and PUBLIC_URL 
   const linked = await fake.waitFor((r) => is('POST', `/channels/${tiny.statusId}/messages`)(r), RENDER_WAIT_MS);
   assert.equal(linked.files.length, 0);
   const jobId = await jobIdOf(tiny.sent);
-  assert.match(String((linked.json as Wire).content), new RegExp(`The video \\(0\\.0 MB\\) is too large to upload here\\. Download it here: https://t2v\\.example\\.com/api/v1/jobs/${jobId}/video$`));
+  const content = String((linked.json as Wire).content);
+  const link = new RegExp(`The video \\(0\\.0 MB\\) is too large to upload here\\. Download it here: (https://t2v\\.example\\.com/media/${jobId}/video\\?exp=\\d+&sig=[\\w-]+)$`).exec(content)?.[1];
+  assert.ok(link !== undefined, content);
+  // PUBLIC_URL stands for the reverse proxy in front of the service: open the same path and query on the service itself.
+  const served = new URL(link);
+  const opened = await fetch(`${service.running.url}${served.pathname}${served.search}`);
+  assert.equal(opened.status, 200, 'no token needed');
+  assert.equal(opened.headers.get('content-type'), 'video/mp4');
+  assert.deepEqual(ffprobe(Buffer.from(await opened.arrayBuffer())), { codec_name: 'h264', width: 64, height: 64, nb_read_frames: '4' });
+  const expiresAt = Number(served.searchParams.get('exp')) * 1000;
+  const retentionEnd = (await service.running.service.getJob(jobId)).finishedAt!.getTime() + 7 * 86_400_000;
+  assert.ok(Math.abs(expiresAt - retentionEnd) < 1_000, 'the link lasts as long as the file is kept (OUTPUT_RETENTION_DAYS=7)');
 
   // The interaction promised 6000 bytes, but Discord refuses the upload (413 {code: 40005}).
   fake.settings.maxUploadBytes = 12_000;
@@ -298,7 +339,7 @@ test('upload limit: re-encoded to fit; a link when it cannot fit and PUBLIC_URL 
   const refused = await fake.waitFor((r) => is('POST', `/channels/${promised.statusId}/messages`)(r) && r.status === 413, RENDER_WAIT_MS);
   assert.equal((refused.response as Wire).code, 40005);
   const explained = await fake.waitFor((r) => r.seq > refused.seq && is('POST', `/channels/${promised.statusId}/messages`)(r), RENDER_WAIT_MS);
-  assert.match(String((explained.json as Wire).content), /is too large to upload here\. Download it here: https:\/\/t2v\.example\.com\/api\/v1\/jobs\/.+\/video$/);
+  assert.match(String((explained.json as Wire).content), /is too large to upload here\. Download it here: https:\/\/t2v\.example\.com\/media\/[\w-]+\/video\?exp=\d+&sig=[\w-]+$/);
   await fake.waitFor((r) => is('PATCH', `/channels/${fake.textChannelId}/messages/${promised.statusId}`)(r) && String(embedOf(r).description).startsWith('Done'));
 });
 

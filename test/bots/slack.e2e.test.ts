@@ -207,6 +207,33 @@ test('Socket Mode: app-level token, an app_mention envelope acked, the video upl
   assert.ok(!service.logs.items.join('\n').includes(fake.appToken), 'app token not logged');
 });
 
+test('uploads disabled: the thread gets a signed link that opens the video without a token', async (t) => {
+  const { fake, service } = await startBot(t, 'http', { PUBLIC_URL: 'https://t2v.example.com', OUTPUT_RETENTION_DAYS: '0' });
+  fake.failNext('files.getUploadURLExternal', 'file_uploads_disabled');
+  const alice = fake.user('alice');
+  const { threadTs, statusTs } = await mention(fake, `a paper boat ${TINY_FLAGS}`);
+  const refused = await fake.waitForCall('chat.postMessage', (p) => p.thread_ts === threadTs && String(p.text).includes('file_uploads_disabled'), RENDER_WAIT_MS);
+  const text = String(refused.params.text);
+  const [, link, jobId] = /Download it here: <(https:\/\/t2v\.example\.com\/media\/([\w-]+)\/video\?exp=\d+&sig=[\w-]+)\|[\w-]+>$/.exec(text) ?? [];
+  assert.ok(link !== undefined, text);
+  assert.match(text, new RegExp(`^<@${alice}> The chat platform refused the request \\(file_uploads_disabled\\)\\.`));
+  await fake.waitForCall('chat.update', updateOf(statusTs, /Done/));
+
+  // PUBLIC_URL stands for the reverse proxy: the same path and query on the service itself, with a Range as players send.
+  const served = new URL(link);
+  const whole = await fetch(`${service.running.url}${served.pathname}${served.search}`);
+  assert.equal(whole.status, 200);
+  assert.equal(ffprobe(Buffer.from(await whole.arrayBuffer())).nb_read_frames, '4');
+  const part = await fetch(`${service.running.url}${served.pathname}${served.search}`, { headers: { range: 'bytes=4-11' } });
+  assert.equal(part.status, 206);
+  assert.equal(Buffer.from(await part.arrayBuffer()).toString('latin1'), 'ftypisom');
+  // Files are kept forever here (OUTPUT_RETENTION_DAYS=0): the link lasts 30 days from now instead.
+  const days = (Number(served.searchParams.get('exp')) * 1000 - Date.now()) / 86_400_000;
+  assert.ok(days > 29.9 && days <= 30, `link lasts ${days} days`);
+  assert.ok((await service.running.service.getJob(jobId!)).output !== null);
+  assert.ok(!service.logs.items.some((l) => l.includes(served.searchParams.get('sig')!)), 'the signature stays out of the logs');
+});
+
 test('restart: a job queued from a mention is finished by the next process in the same thread', async (t) => {
   const fake = closeAfterServices(t, await startFakeSlack());
   const env = { SLACK_BOT_TOKEN: fake.botToken, SLACK_SIGNING_SECRET: fake.signingSecret, SLACK_API_URL: fake.apiUrl };

@@ -8,7 +8,8 @@
 //   may not create threads (50013), the result is posted in the channel as a reply to the status message;
 // - the upload limit of the guild (re-encode smaller, else a link or a plain explanation).
 // The job's reply context stores channel, status message and (intended) thread ids plus the upload limit, which is
-// all a restarted process needs to continue a job's conversation.
+// all a restarted process needs to continue a job's conversation. Which job event shows what, and when, is decided
+// once for both platforms in ../chat-replier.ts; this file says how on Discord.
 // @see https://discord.com/developers/docs/interactions/receiving-and-responding
 import { once } from 'node:events';
 import {
@@ -19,6 +20,7 @@ import {
   PermissionFlagsBits,
   RESTJSONErrorCodes,
   ThreadAutoArchiveDuration,
+  type ApplicationCommandManager,
   type ButtonInteraction,
   type ChatInputCommandInteraction,
   type Client,
@@ -28,31 +30,26 @@ import {
   type SendableChannels,
 } from 'discord.js';
 import { asVideoBotError, ErrorCode, type VideoBotError } from '../../core/errors.js';
-import type { ServiceEvent } from '../../core/events.js';
 import type { Actor, Job, ReplyContext, Requester } from '../../core/jobs.js';
 import { videoBotError } from '../../core/messages.js';
 import type { SubmitResult, VideoService } from '../../core/service.js';
 import type { FfmpegBinary } from '../../engine/video/ffmpeg.js';
 import type { Logger } from '../../log.js';
+import { JobConversations, type VideoLink } from '../chat-replier.js';
 import { mediaFileName } from '../job-text.js';
 import { createRedactor } from '../library-log.js';
-import { MessageUpdater } from '../message-updater.js';
 import { buildCommands, COMMAND_NAMES, readVideoOptions } from './commands.js';
 import { discordInviteUrl } from './invite.js';
 import {
   cancelAcceptedMessage,
-  cancelledMessage,
   commandErrorMessage,
   doneMessage,
-  failedMessage,
-  jobErrorMessage,
   parseCustomId,
   queuedMessage,
   queueMessage,
   quotaMessage,
-  requeuedMessage,
   resultMessage,
-  runningMessage,
+  statusMessages,
   threadName,
   tooLargeMessage,
   type ButtonAction,
@@ -69,8 +66,8 @@ export interface DiscordAdapterOptions {
   guildId?: string;
   /** DISCORD_APPLICATION_ID, checked against the id Discord reports at login. */
   applicationId?: string;
-  /** A public link to a job's video, for videos over the upload limit; undefined when the service has no public address. */
-  videoUrl?: (jobId: string) => string | undefined;
+  /** A signed public link to a job's video, for videos over the upload limit; absent when the service has no public address. */
+  videoLink?: VideoLink;
   /** The ffmpeg used to re-encode videos over the upload limit. */
   ffmpeg: () => Promise<FfmpegBinary>;
   /** Minimum time between two progress edits of one job's message; default 2000 ms. */
@@ -92,24 +89,13 @@ interface Target {
   inThread: boolean;
 }
 
-const DEFAULT_PROGRESS_INTERVAL_MS = 2_000;
-
 export class DiscordAdapter {
   readonly #o: DiscordAdapterOptions;
   readonly #client: Client;
   readonly #log: Logger;
-  readonly #updater: MessageUpdater;
+  readonly #conversations: JobConversations<DiscordMessage>;
   readonly #redact: (text: string) => string;
-  readonly #unsubscribe: () => void;
-  /** Resolves true once connected and commands are registered; false when start failed or stop() ran first. */
-  #connected: Promise<boolean>;
-  #settleConnected!: (value: boolean) => void;
-  /** Status message id -> setup in progress (reply edited, thread made); job events for it wait for that. */
-  readonly #setups = new Map<string, Promise<void>>();
   readonly #targets = new Map<string, Target>();
-  /** False once start() failed or stop() ran: job events are then ignored instead of failing one by one. */
-  #online = true;
-  #stopped = false;
 
   /** Subscribes to job events at once, so none is missed while connecting; they are sent once connected. */
   constructor(options: DiscordAdapterOptions) {
@@ -117,17 +103,33 @@ export class DiscordAdapter {
     this.#client = options.client;
     this.#log = options.logger;
     this.#redact = createRedactor([options.client.token ?? undefined]);
-    this.#connected = new Promise((resolve) => (this.#settleConnected = resolve));
-    this.#updater = new MessageUpdater({
-      intervalMs: options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
-      onError: (jobId, error) => this.#log.warn({ jobId, err: this.#safeError(error) }, 'could not update the Discord message of a job'),
-    });
     this.#client.on(Events.InteractionCreate, (interaction) => void this.#onInteraction(interaction));
-    this.#unsubscribe = options.service.subscribe((event) => this.#onEvent(event));
+    this.#conversations = new JobConversations({
+      service: options.service,
+      logger: options.logger,
+      ...(options.progressIntervalMs === undefined ? {} : { progressIntervalMs: options.progressIntervalMs }),
+      replier: {
+        platform: 'discord',
+        messages: statusMessages,
+        editStatus: (job, message) => this.#editStatus(job, message),
+        post: async (job, message) => this.#send(await this.#target(job), job, message),
+        deliver: (job) => this.#deliver(job),
+        forget: (jobId) => this.#targets.delete(jobId),
+        describeError: (error) => this.#safeError(error),
+      },
+    });
   }
 
   /** Logs in, waits for READY, registers the commands and refreshes the messages of jobs waiting in the queue. */
   async start(): Promise<void> {
+    await this.#conversations.start(() => this.#connect());
+  }
+
+  async stop(): Promise<void> {
+    await this.#conversations.stop(() => this.#client.destroy());
+  }
+
+  async #connect(): Promise<void> {
     const client = this.#client;
     try {
       // Listen before login: READY can arrive before login() resolves (docs/chat-fakes.md, gotcha 2).
@@ -143,15 +145,16 @@ export class DiscordAdapter {
       const commands = buildCommands(await this.#o.service.optionRanges());
       // A bulk overwrite (PUT) is idempotent: the same definitions leave the commands as they are.
       if (this.#o.guildId === undefined) await application.commands.set(commands);
-      else await application.commands.set(commands, this.#o.guildId);
+      else {
+        await application.commands.set(commands, this.#o.guildId);
+        await this.#warnOfGlobalCommands(application.commands);
+      }
       this.#log.info(
         { application: application.id, scope: this.#o.guildId === undefined ? 'global' : `guild ${this.#o.guildId}`, commands: commands.map((c) => `/${c.name}`) },
         'Discord connected; slash commands registered',
       );
       this.#log.info({ inviteUrl: discordInviteUrl(application.id) }, 'add the Discord bot to a server with this invite URL');
     } catch (error) {
-      this.#online = false;
-      this.#settleConnected(false);
       await client.destroy().catch(() => undefined);
       const reason = this.#redact(error instanceof Error ? error.message : String(error));
       const hint = /invalid token/i.test(reason)
@@ -160,20 +163,22 @@ export class DiscordAdapter {
       // No `cause`: the library error says the same, and its stack is discord.js internals.
       throw new Error(`Discord did not start (${reason}): ${hint}, then restart.`);
     }
-    this.#settleConnected(true);
-    this.#refreshWaitingJobs();
   }
 
-  async stop(): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    this.#online = false;
-    this.#unsubscribe();
-    // Never connected: queued sends fail at once instead of waiting. Connected: this changes nothing, and the last
-    // states (a drain's "back in the queue") still go out before the connection closes.
-    this.#settleConnected(false);
-    await this.#updater.drain();
-    await this.#client.destroy();
+  /**
+   * Global commands left from a start without DISCORD_GUILD_ID show up beside the guild's own, so members see each
+   * command twice. They are not removed here: the same application may serve them elsewhere on purpose (another
+   * deployment, production beside a development guild), and this process cannot tell. docs/chat-setup.md has the fix.
+   */
+  async #warnOfGlobalCommands(commands: ApplicationCommandManager): Promise<void> {
+    const ours = new Set<string>(Object.values(COMMAND_NAMES));
+    const left = [...(await commands.fetch()).values()].filter((c) => ours.has(c.name)).map((c) => `/${c.name}`);
+    if (left.length === 0) return;
+    this.#log.warn(
+      { globalCommands: left, guild: this.#o.guildId },
+      'this application also has global commands (from a start without DISCORD_GUILD_ID): members see them twice; ' +
+        'if no other deployment needs them, remove them as docs/chat-setup.md shows',
+    );
   }
 
   // ---- interactions ----
@@ -268,9 +273,7 @@ export class DiscordAdapter {
       ...(interaction.guildId === null ? {} : { workspaceId: interaction.guildId }),
     };
 
-    let release!: () => void;
-    this.#setups.set(statusMessage.id, new Promise<void>((resolve) => (release = resolve)));
-    try {
+    await this.#conversations.settingUp(statusMessage.id, async () => {
       let result: SubmitResult;
       try {
         result = await submit(requester, reply);
@@ -281,10 +284,7 @@ export class DiscordAdapter {
       const { job, position, etaSeconds } = result;
       const message = await interaction.editReply(queuedMessage(job, position, etaSeconds));
       this.#targets.set(job.id, await this.#openThread(message, job, threadPossible, interaction));
-    } finally {
-      this.#setups.delete(statusMessage.id);
-      release();
-    }
+    });
   }
 
   /** Threads need a guild text channel (not a DM, not a thread) and the Create Public Threads permission. */
@@ -335,57 +335,7 @@ export class DiscordAdapter {
     return !own && manager ? { kind: 'admin', name: `discord:${interaction.user.id} (Manage Server in ${interaction.guildId})` } : user;
   }
 
-  // ---- job events ----
-
-  #onEvent(event: ServiceEvent): void {
-    if (event.type === 'engine' || !this.#online) return;
-    const job = event.job;
-    if (job.reply.platform !== 'discord' || job.reply.messageId === undefined) return;
-    switch (event.type) {
-      case 'queued':
-        // A live `queued` comes from our own submit, which renders the first state itself.
-        if (event.replay === true) this.#updater.update(job.id, () => this.#editStatus(job, queuedMessage(job, event.position, event.etaSeconds)));
-        break;
-      case 'position':
-        this.#updater.update(job.id, () => this.#editStatus(job, queuedMessage(job, event.position, event.etaSeconds)));
-        break;
-      case 'started':
-        void this.#updater.now(job.id, () => this.#editStatus(job, runningMessage(job, job.progress.step, job.params.steps, job.progress.etaMs)));
-        break;
-      case 'progress':
-        this.#updater.update(job.id, () => this.#editStatus(job, runningMessage(job, event.step, event.totalSteps, event.etaMs)));
-        break;
-      case 'requeued':
-        void this.#updater.now(job.id, () => this.#editStatus(job, requeuedMessage(job, event.reason)));
-        break;
-      case 'succeeded':
-        this.#finish(job, () => this.#deliver(job));
-        break;
-      case 'failed':
-        this.#finish(job, async () => {
-          await this.#editStatus(job, failedMessage(job, event.error.message));
-          await this.#post(job, jobErrorMessage(job, event.error.message));
-        });
-        break;
-      case 'cancelled': {
-        const by = event.actor.kind === 'user' && event.actor.platform === 'discord' ? event.actor.platformUserId : /^discord:(\d+)/.exec(event.actor.kind === 'admin' ? event.actor.name : '')?.[1];
-        this.#finish(job, () => this.#editStatus(job, cancelledMessage(job, by)));
-        break;
-      }
-    }
-  }
-
-  /** The job's last message; then the adapter forgets the job. */
-  #finish(job: Job, send: () => Promise<void>): void {
-    void this.#updater.finish(job.id, send).then(() => this.#targets.delete(job.id));
-  }
-
-  /** After a restart, waiting jobs' messages still show their old place in line: show the current one. */
-  #refreshWaitingJobs(): void {
-    for (const { job, position, etaSeconds } of this.#o.service.listQueue().queued) {
-      this.#onEvent({ type: 'queued', job, position, etaSeconds, replay: true });
-    }
-  }
+  // ---- job messages (JobConversations decides when; these say how, on Discord) ----
 
   /** The video (or still image) into the thread, within the upload limit; then the status message says where it is. */
   async #deliver(job: Job): Promise<void> {
@@ -393,7 +343,7 @@ export class DiscordAdapter {
     const limit = (job.reply.extra as DiscordReplyExtra | undefined)?.uploadLimit ?? DEFAULT_UPLOAD_LIMIT;
     const fit = await fitToUploadLimit(job, limit, this.#o.ffmpeg);
     if ('tooLarge' in fit) {
-      await this.#send(target, job, tooLargeMessage(job, fit.tooLarge, this.#o.videoUrl?.(job.id)));
+      await this.#send(target, job, tooLargeMessage(job, fit.tooLarge, await this.#o.videoLink?.(job.id)));
     } else {
       try {
         await this.#send(target, job, { ...resultMessage(job), files: [{ attachment: fit.media.path, name: mediaFileName(job) }] } as DiscordMessage);
@@ -402,7 +352,7 @@ export class DiscordAdapter {
         if (!isUploadTooLarge(error)) throw error;
         // The limit the interaction reported was not the one Discord applied (the guild lost boosts meanwhile).
         const tooLarge = videoBotError(ErrorCode.UploadTooLarge, { bytes: fit.media.bytes, limit });
-        await this.#send(target, job, tooLargeMessage(job, tooLarge, this.#o.videoUrl?.(job.id)));
+        await this.#send(target, job, tooLargeMessage(job, tooLarge, await this.#o.videoLink?.(job.id)));
       } finally {
         await fit.media.cleanup();
       }
@@ -410,12 +360,7 @@ export class DiscordAdapter {
     await this.#editStatus(job, doneMessage(job, target.inThread ? 'thread' : 'below'));
   }
 
-  async #post(job: Job, message: DiscordMessage): Promise<void> {
-    await this.#send(await this.#target(job), job, message);
-  }
-
   async #send(target: Target, job: Job, message: DiscordMessage & { files?: unknown[] }): Promise<void> {
-    await this.#waitForSetup(job);
     /** @see https://discord.com/developers/docs/resources/message#create-message */
     await target.channel.send({
       ...message,
@@ -425,20 +370,13 @@ export class DiscordAdapter {
 
   /** Edits the job's status message by id with the bot token: valid beyond the interaction token's 15 minutes. */
   async #editStatus(job: Job, message: DiscordMessage): Promise<void> {
-    await this.#waitForSetup(job);
     const channel = await this.#sendable(job.reply.channelId);
     /** @see https://discord.com/developers/docs/resources/message#edit-message */
     await channel.messages.edit(job.reply.messageId!, message as Parameters<SendableChannels['messages']['edit']>[1]);
   }
 
-  async #waitForSetup(job: Job): Promise<void> {
-    if (!(await this.#connected)) throw new Error('Discord is not connected');
-    await this.#setups.get(job.reply.messageId!);
-  }
-
   /** The job's thread if it exists (found by id after a restart), else its channel. */
   async #target(job: Job): Promise<Target> {
-    await this.#waitForSetup(job);
     const known = this.#targets.get(job.id);
     if (known !== undefined) return known;
     let target: Target | undefined;

@@ -7,33 +7,29 @@
 //   then holds the result), updated with chat.update: throttled progress, final state, Re-roll / Same seed buttons;
 // - the MP4 uploaded into that thread with files.uploadV2.
 // The job's reply context holds channel, thread ts and status message ts: all chat.update and files.uploadV2 need,
-// also after a restart.
+// also after a restart. Which job event shows what, and when, is decided once for both platforms in
+// ../chat-replier.ts; this file says how on Slack.
 // @see https://docs.slack.dev/tools/bolt-js/concepts/event-listening
 import { readFile } from 'node:fs/promises';
 import { webApi, type App } from '@slack/bolt';
 import { asVideoBotError, ErrorCode, type VideoBotError } from '../../core/errors.js';
-import type { ServiceEvent } from '../../core/events.js';
 import type { Job, ReplyContext, Requester } from '../../core/jobs.js';
 import { videoBotError } from '../../core/messages.js';
 import type { SubmitResult, VideoService } from '../../core/service.js';
 import type { Logger } from '../../log.js';
+import { JobConversations, type VideoLink } from '../chat-replier.js';
 import { mediaFileName, truncate } from '../job-text.js';
-import { MessageUpdater } from '../message-updater.js';
 import type { SlackAppHandle } from './app.js';
 import { helpText, parseVideoRequest } from './parse-mention.js';
 import {
   ACTION_ID_PATTERN,
   cancelAcceptedText,
-  cancelledMessage,
   doneMessage,
-  failedMessage,
-  jobErrorMessage,
   parseActionId,
   queuedMessage,
   requestErrorText,
-  requeuedMessage,
   resultComment,
-  runningMessage,
+  statusMessages,
   submittingMessage,
   uploadFailedMessage,
   usageText,
@@ -45,8 +41,8 @@ export interface SlackAdapterOptions {
   handle: SlackAppHandle;
   service: VideoService;
   logger: Logger;
-  /** A public link to a job's video, offered when the upload fails; undefined when the service has no public address. */
-  videoUrl?: (jobId: string) => string | undefined;
+  /** A signed public link to a job's video, offered when the upload fails; absent when the service has no public address. */
+  videoLink?: VideoLink;
   /** Minimum time between two progress updates of one job's message; default 2000 ms (chat.update is Tier 3). */
   progressIntervalMs?: number;
 }
@@ -58,62 +54,43 @@ interface StatusPlace {
   threadTs: string | undefined;
 }
 
-const DEFAULT_PROGRESS_INTERVAL_MS = 2_000;
-
 export class SlackAdapter {
   readonly #o: SlackAdapterOptions;
   readonly #app: App;
   readonly #log: Logger;
-  readonly #updater: MessageUpdater;
-  readonly #unsubscribe: () => void;
-  #connected: Promise<boolean>;
-  #settleConnected!: (value: boolean) => void;
-  /** Status message ts -> setup in progress; job events for that message wait for it. */
-  readonly #setups = new Map<string, Promise<void>>();
-  /** False once start() failed or stop() ran: job events are then ignored instead of failing one by one. */
-  #online = true;
-  #stopped = false;
+  readonly #conversations: JobConversations<SlackMessage>;
 
   /** Registers the listeners and subscribes to job events at once, so none is missed while connecting. */
   constructor(options: SlackAdapterOptions) {
     this.#o = options;
     this.#app = options.handle.app;
     this.#log = options.logger;
-    this.#connected = new Promise((resolve) => (this.#settleConnected = resolve));
-    this.#updater = new MessageUpdater({
-      intervalMs: options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
-      onError: (jobId, error) => this.#log.warn({ jobId, err: describeSlackError(error) }, 'could not update the Slack message of a job'),
-    });
     this.#registerListeners();
-    this.#unsubscribe = options.service.subscribe((event) => this.#onEvent(event));
+    this.#conversations = new JobConversations({
+      service: options.service,
+      logger: options.logger,
+      ...(options.progressIntervalMs === undefined ? {} : { progressIntervalMs: options.progressIntervalMs }),
+      replier: {
+        platform: 'slack',
+        messages: statusMessages,
+        editStatus: (job, message) => this.#updateStatus(job, message),
+        post: (job, message) => this.#postInThread(job, message),
+        deliver: (job) => this.#deliver(job),
+        describeError: describeSlackError,
+      },
+    });
   }
 
   /** Verifies the token (auth.test), then connects (Socket Mode) or starts taking requests (HTTP). */
   async start(): Promise<void> {
-    try {
+    await this.#conversations.start(async () => {
       await this.#o.handle.start();
-    } catch (error) {
-      this.#online = false;
-      this.#settleConnected(false);
-      throw error;
-    }
-    this.#settleConnected(true);
-    this.#log.info({ mode: this.#o.handle.mode }, 'Slack connected');
-    for (const { job, position, etaSeconds } of this.#o.service.listQueue().queued) {
-      this.#onEvent({ type: 'queued', job, position, etaSeconds, replay: true });
-    }
+      this.#log.info({ mode: this.#o.handle.mode }, 'Slack connected');
+    });
   }
 
   async stop(): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    this.#online = false;
-    this.#unsubscribe();
-    // Never connected: queued sends fail at once instead of waiting. Connected: this changes nothing, and the last
-    // states (a drain's "back in the queue") still go out before the connection closes.
-    this.#settleConnected(false);
-    await this.#updater.drain();
-    await this.#o.handle.stop();
+    await this.#conversations.stop(() => this.#o.handle.stop());
   }
 
   // ---- requests from Slack ----
@@ -213,9 +190,7 @@ export class SlackAdapter {
       return;
     }
     const reply: ReplyContext = { platform: 'slack', channelId: place.channel, threadId: place.threadTs ?? statusTs, messageId: statusTs };
-    let release!: () => void;
-    this.#setups.set(statusTs, new Promise<void>((resolve) => (release = resolve)));
-    try {
+    await this.#conversations.settingUp(statusTs, async () => {
       let result: SubmitResult;
       try {
         result = await submit(requester, reply);
@@ -224,10 +199,7 @@ export class SlackAdapter {
         return;
       }
       await this.#update(place.channel, statusTs, queuedMessage(result.job, result.position, result.etaSeconds));
-    } finally {
-      this.#setups.delete(statusTs);
-      release();
-    }
+    });
   }
 
   /** Removes a status message that will not become a job, and tells only the user why. */
@@ -237,50 +209,10 @@ export class SlackAdapter {
     await respond({ response_type: 'ephemeral', text });
   }
 
-  // ---- job events ----
-
-  #onEvent(event: ServiceEvent): void {
-    if (event.type === 'engine' || !this.#online) return;
-    const job = event.job;
-    if (job.reply.platform !== 'slack' || job.reply.messageId === undefined) return;
-    const status = (message: SlackMessage) => () => this.#updateStatus(job, message);
-    switch (event.type) {
-      case 'queued':
-        // A live `queued` comes from our own submit, which renders the first state itself.
-        if (event.replay === true) this.#updater.update(job.id, status(queuedMessage(job, event.position, event.etaSeconds)));
-        break;
-      case 'position':
-        this.#updater.update(job.id, status(queuedMessage(job, event.position, event.etaSeconds)));
-        break;
-      case 'started':
-        void this.#updater.now(job.id, status(runningMessage(job, job.progress.step, job.params.steps, job.progress.etaMs)));
-        break;
-      case 'progress':
-        this.#updater.update(job.id, status(runningMessage(job, event.step, event.totalSteps, event.etaMs)));
-        break;
-      case 'requeued':
-        void this.#updater.now(job.id, status(requeuedMessage(job, event.reason)));
-        break;
-      case 'succeeded':
-        void this.#updater.finish(job.id, () => this.#deliver(job));
-        break;
-      case 'failed':
-        void this.#updater.finish(job.id, async () => {
-          await this.#updateStatus(job, failedMessage(job, event.error.message));
-          await this.#postInThread(job, jobErrorMessage(job, event.error.message));
-        });
-        break;
-      case 'cancelled': {
-        const by = event.actor.kind === 'user' && event.actor.platform === 'slack' ? event.actor.platformUserId : undefined;
-        void this.#updater.finish(job.id, status(cancelledMessage(job, by)));
-        break;
-      }
-    }
-  }
+  // ---- job messages (JobConversations decides when; these say how, on Slack) ----
 
   /** Uploads the MP4 (or PNG) into the job's thread, then turns the status message into the result card. */
   async #deliver(job: Job): Promise<void> {
-    await this.#waitForSetup(job);
     const output = job.output;
     if (output === null) throw new Error(`job ${job.id} succeeded without output`);
     try {
@@ -295,24 +227,17 @@ export class SlackAdapter {
       });
     } catch (error) {
       this.#log.warn({ jobId: job.id, err: describeSlackError(error) }, 'could not upload a video to Slack');
-      await this.#postInThread(job, uploadFailedMessage(job, toPlatformError(error), this.#o.videoUrl?.(job.id)));
+      await this.#postInThread(job, uploadFailedMessage(job, toPlatformError(error), await this.#o.videoLink?.(job.id)));
     }
     await this.#updateStatus(job, doneMessage(job));
   }
 
   async #updateStatus(job: Job, message: SlackMessage): Promise<void> {
-    await this.#waitForSetup(job);
     await this.#update(job.reply.channelId, job.reply.messageId!, message);
   }
 
   async #postInThread(job: Job, message: SlackMessage): Promise<void> {
-    await this.#waitForSetup(job);
     await this.#post({ channel: job.reply.channelId, thread_ts: job.reply.threadId!, ...message });
-  }
-
-  async #waitForSetup(job: Job): Promise<void> {
-    if (!(await this.#connected)) throw new Error('Slack is not connected');
-    await this.#setups.get(job.reply.messageId!);
   }
 
   /** @see https://docs.slack.dev/reference/methods/chat.postMessage */
