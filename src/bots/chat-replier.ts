@@ -13,16 +13,19 @@ import { MessageUpdater } from './message-updater.js';
 /** A link chat users can open to a job's video (core/media-links.ts), or undefined when there is none to give. */
 export type VideoLink = (jobId: string) => Promise<string | undefined>;
 
-/** A job's status texts as one platform renders them (its render.ts: pure functions). */
+/**
+ * A job's status texts as one platform renders them: the pure functions of its render.ts, whose module is passed as
+ * it is (the names match).
+ */
 export interface StatusMessages<M> {
-  queued(job: Job, position: number, etaSeconds: number | null): M;
-  running(job: Job, step: number, totalSteps: number, etaMs: number | null): M;
-  requeued(job: Job, reason: 'restart' | 'shutdown'): M;
-  failed(job: Job, text: string): M;
+  queuedMessage(job: Job, position: number, etaSeconds: number | null): M;
+  runningMessage(job: Job, step: number, totalSteps: number, etaMs: number | null): M;
+  requeuedMessage(job: Job, reason: 'restart' | 'shutdown'): M;
+  failedMessage(job: Job, text: string): M;
   /** `byUserId` undefined: an admin cancelled it (dashboard, API). */
-  cancelled(job: Job, byUserId: string | undefined): M;
+  cancelledMessage(job: Job, byUserId: string | undefined): M;
   /** A job-time problem, posted where the job's result goes and naming the requester. */
-  jobError(job: Job, text: string): M;
+  jobErrorMessage(job: Job, text: string): M;
 }
 
 /** What an adapter does for a job, in platform terms. Called only once the adapter is connected and set up. */
@@ -41,9 +44,9 @@ export interface ChatReplier<M> {
   describeError(error: unknown): unknown;
 }
 
-export interface JobConversationsOptions<M> {
+/** What both adapters' options have. */
+export interface JobConversationsOptions {
   service: VideoService;
-  replier: ChatReplier<M>;
   logger: Logger;
   /** Minimum time between two throttled edits (progress, place in line) of one job's message; default 2000 ms. */
   progressIntervalMs?: number;
@@ -68,11 +71,11 @@ export class JobConversations<M> {
   #stopped = false;
 
   /** Subscribes at once, so no event is missed while the adapter connects; sends wait until it is connected. */
-  constructor(options: JobConversationsOptions<M>) {
+  constructor(options: JobConversationsOptions, replier: ChatReplier<M>) {
     this.#service = options.service;
-    this.#replier = options.replier;
+    this.#replier = replier;
     this.#connected = new Promise((resolve) => (this.#settleConnected = resolve));
-    this.#name = options.replier.platform === 'discord' ? 'Discord' : 'Slack';
+    this.#name = replier.platform === 'discord' ? 'Discord' : 'Slack';
     this.#updater = new MessageUpdater({
       intervalMs: options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
       onError: (jobId, error) => options.logger.warn({ jobId, err: this.#replier.describeError(error) }, `could not update the ${this.#name} message of a job`),
@@ -133,19 +136,19 @@ export class JobConversations<M> {
     switch (event.type) {
       case 'queued':
         // A live `queued` comes from the adapter's own submit, which renders the first state itself.
-        if (event.replay === true) this.#updater.update(job.id, status(messages.queued(job, event.position, event.etaSeconds)));
+        if (event.replay === true) this.#updater.update(job.id, status(messages.queuedMessage(job, event.position, event.etaSeconds)));
         break;
       case 'position':
-        this.#updater.update(job.id, status(messages.queued(job, event.position, event.etaSeconds)));
+        this.#updater.update(job.id, status(messages.queuedMessage(job, event.position, event.etaSeconds)));
         break;
       case 'started':
-        void this.#updater.now(job.id, status(messages.running(job, job.progress.step, job.params.steps, job.progress.etaMs)));
+        void this.#updater.now(job.id, status(messages.runningMessage(job, job.progress.step, job.params.steps, job.progress.etaMs)));
         break;
       case 'progress':
-        this.#updater.update(job.id, status(messages.running(job, event.step, event.totalSteps, event.etaMs)));
+        this.#updater.update(job.id, status(messages.runningMessage(job, event.step, event.totalSteps, event.etaMs)));
         break;
       case 'requeued':
-        void this.#updater.now(job.id, status(messages.requeued(job, event.reason)));
+        void this.#updater.now(job.id, status(messages.requeuedMessage(job, event.reason)));
         break;
       case 'succeeded':
         this.#finish(job, this.#whenReady(job, () => replier.deliver(job)));
@@ -155,13 +158,13 @@ export class JobConversations<M> {
         this.#finish(
           job,
           this.#whenReady(job, async () => {
-            await replier.editStatus(job, messages.failed(job, event.error.message));
-            await replier.post(job, messages.jobError(job, event.error.message));
+            await replier.editStatus(job, messages.failedMessage(job, event.error.message));
+            await replier.post(job, messages.jobErrorMessage(job, event.error.message));
           }),
         );
         break;
       case 'cancelled':
-        this.#finish(job, status(messages.cancelled(job, cancelledBy(event.actor, replier.platform))));
+        this.#finish(job, status(messages.cancelledMessage(job, cancelledBy(event.actor, replier.platform))));
         break;
     }
   }

@@ -13,12 +13,12 @@ import { jobFixture } from './job-fixture.js';
 
 /** Messages are plain strings here: what the render function was asked for. */
 const messages: StatusMessages<string> = {
-  queued: (_job, position) => `queued #${position}`,
-  running: (_job, step, total) => `running ${step}/${total}`,
-  requeued: (_job, reason) => `requeued (${reason})`,
-  failed: (_job, text) => `failed: ${text}`,
-  cancelled: (_job, by) => `cancelled by ${by ?? 'an admin'}`,
-  jobError: (_job, text) => `error: ${text}`,
+  queuedMessage: (_job, position) => `queued #${position}`,
+  runningMessage: (_job, step, total) => `running ${step}/${total}`,
+  requeuedMessage: (_job, reason) => `requeued (${reason})`,
+  failedMessage: (_job, text) => `failed: ${text}`,
+  cancelledMessage: (_job, by) => `cancelled by ${by ?? 'an admin'}`,
+  jobErrorMessage: (_job, text) => `error: ${text}`,
 };
 
 function setup(queued: { job: Job; position: number }[] = []) {
@@ -43,7 +43,7 @@ function setup(queued: { job: Job; position: number }[] = []) {
   };
   const logs: string[] = [];
   const logger = createLogger({ level: 'warn', destination: { write: (line: string) => void logs.push(line) } });
-  const conversations = new JobConversations({ service, replier, logger, progressIntervalMs: 0 });
+  const conversations = new JobConversations({ service, logger, progressIntervalMs: 0 }, replier);
   const emit = (event: JobEvent) => {
     for (const listener of listeners) void listener(event);
   };

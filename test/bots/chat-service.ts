@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { configSecrets, loadConfig, type Config } from '../../src/config.js';
 import { createEngine } from '../../src/engine/index.js';
-import { createLogger } from '../../src/log.js';
 import { startService, type RunningService } from '../../src/main.js';
-import { Recorder } from '../fakes/recorder.js';
+import type { Recorder } from '../fakes/recorder.js';
+import { captureLogs } from './captured-logs.js';
 
 /** A render the demo model does in a fraction of a second: 4 frames of 64x64, 2 steps. */
 export const TINY = { frames: 4, size: '64x64', steps: 2 } as const;
@@ -87,8 +87,7 @@ export async function startChatService(t: TestContext, options: ChatServiceOptio
     DRAIN_TIMEOUT_SECONDS: '5',
     ...options.env,
   });
-  const logs = new Recorder<string>((line) => line.slice(0, 200));
-  const logger = createLogger({ level: 'debug', secrets: configSecrets(config), destination: { write: (line: string) => logs.push(line) } });
+  const { logger, lines: logs } = captureLogs(configSecrets(config));
   const renderer = options.engine === false ? undefined : createEngine(config, logger.child({ component: 'engine' }));
   const running = await startService(config, {
     ...(renderer === undefined ? {} : { renderer }),

@@ -21,8 +21,15 @@ import {
   type Interaction,
 } from 'discord.js';
 import { createDiscordClient, type DiscordClientOptions } from '../../src/bots/discord/client.js';
-import { createLogger, type Logger } from '../../src/log.js';
-import { startFakeDiscord, type DiscordRequest, type FakeDiscord, type FakeDiscordOptions } from '../fakes/discord.js';
+import {
+  startFakeDiscord,
+  type DiscordRequest,
+  type FakeDiscord,
+  type FakeDiscordOptions,
+  type FakeInteraction,
+  type SlashCommandInput,
+} from '../fakes/discord.js';
+import { captureLogs } from './captured-logs.js';
 
 const WAIT_MS = 5_000;
 
@@ -32,13 +39,6 @@ const videoCommand = new SlashCommandBuilder()
   .addStringOption((o) => o.setName('prompt').setDescription('What to show').setRequired(true).setMaxLength(500))
   .addIntegerOption((o) => o.setName('frames').setDescription('Number of frames').setMinValue(1).setMaxValue(64))
   .toJSON();
-
-/** A real logger from src/log.ts at debug level whose JSON lines are kept for inspection. */
-function captureLogs(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
-  return { logger, lines };
-}
 
 interface Bot {
   fake: FakeDiscord;
@@ -74,7 +74,7 @@ async function startBot(
     throw error;
   });
   assert.ok(client.isReady());
-  return { fake, client, logs: lines };
+  return { fake, client, logs: lines.items };
 }
 
 async function nextInteraction(client: Client): Promise<Interaction> {
@@ -84,10 +84,17 @@ async function nextInteraction(client: Client): Promise<Interaction> {
   return interaction;
 }
 
-async function nextCommand(client: Client): Promise<ChatInputCommandInteraction> {
-  const interaction = await nextInteraction(client);
+/** Sends a slash command through the fake and resolves with what discord.js hands the bot for it. */
+async function receiveCommand(
+  fake: FakeDiscord,
+  client: Client,
+  input: SlashCommandInput,
+): Promise<{ sent: FakeInteraction; interaction: ChatInputCommandInteraction }> {
+  const incoming = nextInteraction(client);
+  const sent = fake.sendSlashCommand(input);
+  const interaction = await incoming;
   assert.ok(interaction.isChatInputCommand(), `expected a slash command, got interaction type ${interaction.type}`);
-  return interaction;
+  return { sent, interaction };
 }
 
 async function nextButton(client: Client): Promise<ButtonInteraction> {
@@ -118,9 +125,10 @@ test('ready, command registration, deferred slash command, @original with a file
   assert.equal(put.auth, `Bot ${fake.token}`);
   assert.equal((put.json as { name: string }[])[0]?.name, 'video');
 
-  const incoming = nextCommand(client);
-  const sent = fake.sendSlashCommand({ name: 'video', options: { prompt: 'a cat surfing', frames: 16 } });
-  const interaction = await incoming;
+  const { sent, interaction } = await receiveCommand(fake, client, {
+    name: 'video',
+    options: { prompt: 'a cat surfing', frames: 16 },
+  });
   assert.equal(interaction.id, sent.id);
   assert.equal(interaction.options.getString('prompt', true), 'a cat surfing');
   assert.equal(interaction.options.getInteger('frames'), 16);
@@ -204,9 +212,11 @@ test('buttons: an ephemeral refusal for another user, update() for the requester
   assert.equal(guildPut.auth, `Bot ${fake.token}`);
 
   const requester = fake.user('alice');
-  const incoming = nextCommand(client);
-  fake.sendSlashCommand({ name: 'video', options: { prompt: 'a panda' }, user: requester });
-  const command = await incoming;
+  const { interaction: command } = await receiveCommand(fake, client, {
+    name: 'video',
+    options: { prompt: 'a panda' },
+    user: requester,
+  });
   const cancel = new ButtonBuilder().setCustomId('cancel:job1').setLabel('Cancel').setStyle(ButtonStyle.Danger);
   await command.reply({
     content: 'queued #1',
@@ -244,9 +254,7 @@ test('buttons: an ephemeral refusal for another user, update() for the requester
 test('an upload above the limit fails with DiscordAPIError 40005 (HTTP 413)', async (t) => {
   const { fake, client } = await startBot(t, { maxUploadBytes: 1000 });
   await client.application.commands.set([videoCommand]);
-  const incoming = nextCommand(client);
-  fake.sendSlashCommand({ name: 'video', options: { prompt: 'too big' } });
-  const interaction = await incoming;
+  const { interaction } = await receiveCommand(fake, client, { name: 'video', options: { prompt: 'too big' } });
   assert.equal(interaction.attachmentSizeLimit, 1000, 'the upload limit is known before uploading');
   await interaction.deferReply();
   const error = await interaction.editReply({ files: [{ attachment: fakeMp4(2000), name: 'video.mp4' }] }).then(
@@ -265,9 +273,10 @@ test('an upload above the limit fails with DiscordAPIError 40005 (HTTP 413)', as
 test('threads refused with 50013 Missing Permissions; app_permissions says so; follow-ups still work', async (t) => {
   const { fake, client } = await startBot(t, { allowThreads: false });
   await client.application.commands.set([videoCommand]);
-  const incoming = nextCommand(client);
-  const sent = fake.sendSlashCommand({ name: 'video', options: { prompt: 'no threads here' } });
-  const interaction = await incoming;
+  const { sent, interaction } = await receiveCommand(fake, client, {
+    name: 'video',
+    options: { prompt: 'no threads here' },
+  });
   assert.equal(interaction.appPermissions.has(PermissionFlagsBits.CreatePublicThreads), false);
   await interaction.deferReply();
   const reply = await interaction.editReply('queued');
@@ -292,9 +301,7 @@ test('threads refused with 50013 Missing Permissions; app_permissions says so; f
 test('a callback after the deadline gets 10062 Unknown interaction', async (t) => {
   const { fake, client } = await startBot(t, { deadlineMs: 0 });
   await client.application.commands.set([videoCommand]);
-  const incoming = nextCommand(client);
-  fake.sendSlashCommand({ name: 'video', options: { prompt: 'late' } });
-  const interaction = await incoming;
+  const { interaction } = await receiveCommand(fake, client, { name: 'video', options: { prompt: 'late' } });
   await assert.rejects(interaction.deferReply(), (e: unknown) => {
     assert.ok(e instanceof DiscordAPIError);
     assert.equal(e.code, 10062);
@@ -307,9 +314,12 @@ test('a slash command in a DM: no guild, DM channel resolved, reply works', asyn
   const { fake, client } = await startBot(t);
   await client.application.commands.set([videoCommand]);
   const user = fake.user('carol');
-  const incoming = nextCommand(client);
-  const sent = fake.sendSlashCommand({ name: 'video', options: { prompt: 'in private' }, user, dm: true });
-  const interaction = await incoming;
+  const { sent, interaction } = await receiveCommand(fake, client, {
+    name: 'video',
+    options: { prompt: 'in private' },
+    user,
+    dm: true,
+  });
   assert.equal(interaction.inGuild(), false);
   assert.equal(interaction.guildId, null);
   assert.equal(interaction.channel?.type, ChannelType.DM);
@@ -352,9 +362,8 @@ test('a dropped gateway connection resumes through resume_gateway_url and keeps 
   const ready = fake.gateway.items.find((e) => e.kind === 'dispatch' && e.payload?.t === 'READY');
   assert.equal(resume.payload?.session_id, (ready?.payload?.d as { session_id: string }).session_id);
   await fake.waitForGateway((e) => e.kind === 'dispatch' && e.payload?.t === 'RESUMED');
-  const incoming = nextCommand(client);
-  fake.sendSlashCommand({ name: 'video', options: { prompt: 'after resume' } });
-  assert.equal((await incoming).options.getString('prompt'), 'after resume');
+  const { interaction } = await receiveCommand(fake, client, { name: 'video', options: { prompt: 'after resume' } });
+  assert.equal(interaction.options.getString('prompt'), 'after resume');
 });
 
 test('the fake refuses slash commands Discord would never send', async (t) => {

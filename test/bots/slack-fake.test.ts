@@ -12,15 +12,9 @@ import {
   type SlackAppOptions,
 } from '../../src/bots/slack/app.js';
 import { slackEventsRoute } from '../../src/bots/slack/http-route.js';
-import { createLogger, type Logger } from '../../src/log.js';
 import { Recorder } from '../fakes/recorder.js';
 import { startFakeSlack, type FakeSlack, type SlackUpload } from '../fakes/slack.js';
-
-function captureLogs(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
-  return { logger, lines };
-}
+import { captureLogs } from './captured-logs.js';
 
 interface Harness {
   fake: FakeSlack;
@@ -54,7 +48,7 @@ async function startSlack(
   });
   await handle.start();
   if (mode === 'http') fake.eventsUrl = `http://127.0.0.1:${handle.port}${SLACK_EVENTS_PATH}`;
-  return { fake, handle, logs: lines };
+  return { fake, handle, logs: lines.items };
 }
 
 const fakeMp4 = (bytes: number): Buffer => Buffer.concat([Buffer.from('\0\0\0\x18ftypmp42'), randomBytes(bytes - 12)]);

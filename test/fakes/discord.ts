@@ -7,7 +7,6 @@
 // @see https://discord.com/developers/docs/events/gateway
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   ApplicationCommandOptionType,
   ChannelType,
@@ -24,6 +23,7 @@ import {
 } from 'discord.js';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { DISCORD_BOT_PERMISSION_BITS } from '../../src/bots/discord/invite.js';
+import { closeServer, listenOnLoopback, readBody } from './loopback-http.js';
 import { Recorder } from './recorder.js';
 
 /** A JSON object as it travels on the wire. */
@@ -63,8 +63,8 @@ export interface RecordedFile {
   bytes: Buffer;
 }
 
-export interface DiscordRequest {
-  seq: number;
+/** A REST request as the fake parsed it. */
+interface ParsedRequest {
   method: string;
   /** Path after `/api/v10`, percent-decoded (`/webhooks/{app}/{token}/messages/@original`). */
   path: string;
@@ -77,6 +77,11 @@ export interface DiscordRequest {
   /** Text parts of a multipart body by field name; null when the body was not multipart. */
   fields: Record<string, string> | null;
   files: RecordedFile[];
+}
+
+/** A REST request with the fake's answer, as recorded. */
+export interface DiscordRequest extends ParsedRequest {
+  seq: number;
   status: number;
   response: unknown;
 }
@@ -144,17 +149,6 @@ interface Reply {
   bytes?: { data: Buffer; contentType: string };
 }
 
-interface ParsedRequest {
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  auth: string | null;
-  contentType: string | null;
-  json: unknown;
-  fields: Record<string, string> | null;
-  files: RecordedFile[];
-}
-
 interface InteractionState extends FakeInteraction {
   messageIds: Set<string>;
 }
@@ -194,11 +188,6 @@ function invalidFormBody(field: string, message: string): Reply {
   });
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 function collectButtons(components: unknown): Wire[] {
   if (!Array.isArray(components)) return [];
@@ -394,96 +383,41 @@ export class FakeDiscord {
   async close(): Promise<void> {
     for (const ws of this.#wss.clients) ws.terminate();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await closeServer(this.#server);
   }
 
   /** @internal */
   async listen(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(0, '127.0.0.1', () => resolve());
-    });
-    this.#port = (this.#server.address() as AddressInfo).port;
+    this.#port = await listenOnLoopback(this.#server);
   }
 
   // ---- REST ----
 
   #defineRoutes(): void {
-    const route = (method: string, pattern: string, handler: Handler): void => {
+    /** One handler for `methods` on `pattern` (`:name` matches one path segment, passed as a parameter). */
+    const route = (methods: string | string[], pattern: string, handler: Handler): void => {
       const source = pattern.replaceAll(/:\w+/g, '([^/]+)');
-      this.#routes.push({ method, pattern: new RegExp(`^${source}$`), handler });
+      for (const method of [methods].flat()) this.#routes.push({ method, pattern: new RegExp(`^${source}$`), handler });
     };
     const bot =
       (handler: Handler): Handler =>
       (request, params) =>
         request.auth === `Bot ${this.token}` ? handler(request, params) : apiError(401, 0, '401: Unauthorized');
 
-    route(
-      'GET',
-      '/gateway/bot',
-      bot(() => this.#gatewayBot()),
-    );
-    route(
-      'PUT',
-      '/applications/:app/commands',
-      bot((r, [app]) => this.#putCommands(r, app!, null)),
-    );
-    route(
-      'GET',
-      '/applications/:app/commands',
-      bot((_r, [app]) => this.#listCommands(app!, null)),
-    );
-    route(
-      'PUT',
-      '/applications/:app/guilds/:guild/commands',
-      bot((r, [app, g]) => this.#putCommands(r, app!, g!)),
-    );
-    route(
-      'GET',
-      '/applications/:app/guilds/:guild/commands',
-      bot((_r, [app, g]) => this.#listCommands(app!, g!)),
-    );
+    route('GET', '/gateway/bot', bot(() => this.#gatewayBot()));
+    route('PUT', '/applications/:app/commands', bot((r, [app]) => this.#putCommands(r, app!, null)));
+    route('GET', '/applications/:app/commands', bot((_r, [app]) => this.#listCommands(app!, null)));
+    route('PUT', '/applications/:app/guilds/:guild/commands', bot((r, [app, g]) => this.#putCommands(r, app!, g!)));
+    route('GET', '/applications/:app/guilds/:guild/commands', bot((_r, [app, g]) => this.#listCommands(app!, g!)));
     route('POST', '/interactions/:id/:token/callback', (r, [id, token]) => this.#callback(r, id!, token!));
     route('POST', '/webhooks/:app/:token', (r, [app, token]) => this.#followUp(r, app!, token!));
-    route('GET', '/webhooks/:app/:token/messages/:message', (r, p) => this.#webhookMessage(r, p));
-    route('PATCH', '/webhooks/:app/:token/messages/:message', (r, p) => this.#webhookMessage(r, p));
-    route('DELETE', '/webhooks/:app/:token/messages/:message', (r, p) => this.#webhookMessage(r, p));
-    route(
-      'GET',
-      '/channels/:channel',
-      bot((_r, [c]) => this.#getChannel(c!)),
-    );
-    route(
-      'POST',
-      '/channels/:channel/messages',
-      bot((r, [c]) => this.#postMessage(r, c!)),
-    );
-    route(
-      'GET',
-      '/channels/:channel/messages/:message',
-      bot((r, [c, m]) => this.#channelMessage(r, c!, m!)),
-    );
-    route(
-      'PATCH',
-      '/channels/:channel/messages/:message',
-      bot((r, [c, m]) => this.#channelMessage(r, c!, m!)),
-    );
-    route(
-      'DELETE',
-      '/channels/:channel/messages/:message',
-      bot((r, [c, m]) => this.#channelMessage(r, c!, m!)),
-    );
-    route(
-      'POST',
-      '/channels/:channel/messages/:message/threads',
-      bot((r, [c, m]) => this.#startThread(r, c!, m!)),
-    );
-    route(
-      'POST',
-      '/users/@me/channels',
-      bot((r) => this.#createDm(r)),
-    );
+    route(['GET', 'PATCH', 'DELETE'], '/webhooks/:app/:token/messages/:message', (r, p) => this.#webhookMessage(r, p));
+    route('GET', '/channels/:channel', bot((_r, [c]) => this.#getChannel(c!)));
+    route('POST', '/channels/:channel/messages', bot((r, [c]) => this.#postMessage(r, c!)));
+    const channelMessage = bot((r, [c, m]) => this.#channelMessage(r, c!, m!));
+    route(['GET', 'PATCH', 'DELETE'], '/channels/:channel/messages/:message', channelMessage);
+    route('POST', '/channels/:channel/messages/:message/threads', bot((r, [c, m]) => this.#startThread(r, c!, m!)));
+    route('POST', '/users/@me/channels', bot((r) => this.#createDm(r)));
   }
 
   async #onHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -783,15 +717,16 @@ export class FakeDiscord {
     return { status: 200, body: message };
   }
 
-  #channelMessage(request: ParsedRequest, channelId: string, messageId: string): Reply {
+  /** A message of `channelId` the bot token may see (ephemeral ones belong to the interaction webhook only). */
+  #visibleMessage(channelId: string, messageId: string): Wire | undefined {
     const message = this.messages.get(messageId);
-    if (
-      message === undefined ||
-      message.channel_id !== channelId ||
-      (Number(message.flags) & MessageFlags.Ephemeral) !== 0
-    ) {
-      return apiError(404, RESTJSONErrorCodes.UnknownMessage, 'Unknown Message');
-    }
+    const visible = message?.channel_id === channelId && (Number(message.flags) & MessageFlags.Ephemeral) === 0;
+    return visible ? message : undefined;
+  }
+
+  #channelMessage(request: ParsedRequest, channelId: string, messageId: string): Reply {
+    const message = this.#visibleMessage(channelId, messageId);
+    if (message === undefined) return apiError(404, RESTJSONErrorCodes.UnknownMessage, 'Unknown Message');
     if (request.method === 'GET') return { status: 200, body: message };
     if ((message.author as Wire).id !== this.applicationId) {
       return apiError(
@@ -823,14 +758,8 @@ export class FakeDiscord {
         'Cannot execute action on this channel type',
       );
     }
-    const message = this.messages.get(messageId);
-    if (
-      message === undefined ||
-      message.channel_id !== channelId ||
-      (Number(message.flags) & MessageFlags.Ephemeral) !== 0
-    ) {
-      return apiError(404, RESTJSONErrorCodes.UnknownMessage, 'Unknown Message');
-    }
+    const message = this.#visibleMessage(channelId, messageId);
+    if (message === undefined) return apiError(404, RESTJSONErrorCodes.UnknownMessage, 'Unknown Message');
     if (!this.settings.allowThreads) return apiError(403, RESTJSONErrorCodes.MissingPermissions, 'Missing Permissions');
     if (message.thread !== undefined) {
       return apiError(

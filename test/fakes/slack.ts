@@ -10,8 +10,8 @@
 // @see https://docs.slack.dev/apis/events-api/using-socket-mode
 import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { closeServer, listenOnLoopback, readBody } from './loopback-http.js';
 import { Recorder } from './recorder.js';
 
 export type Wire = Record<string, unknown>;
@@ -119,11 +119,6 @@ function sign(secret: string, timestamp: number, body: string): string {
   return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 export class FakeSlack {
   readonly botToken: string;
@@ -327,17 +322,12 @@ export class FakeSlack {
 
   async close(): Promise<void> {
     for (const ws of this.#sockets) ws.terminate();
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await closeServer(this.#server);
   }
 
   /** @internal */
   async listen(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(0, '127.0.0.1', () => resolve());
-    });
-    this.#port = (this.#server.address() as AddressInfo).port;
+    this.#port = await listenOnLoopback(this.#server);
   }
 
   // ---- payload builders ----
@@ -380,15 +370,16 @@ export class FakeSlack {
     };
   }
 
-  #responseUrl(): { url: string; responseId: string } {
+  /** What every user interaction carries: who (default alice) and a fresh response_url on the fake. */
+  #fromUser(userId = this.user('alice')): { url: string; responseId: string; userId: string; userName: string } {
     const responseId = randomUUID();
     this.#responseUses.set(responseId, 0);
-    return { url: `http://127.0.0.1:${this.#port}/response/${responseId}`, responseId };
+    const url = `http://127.0.0.1:${this.#port}/response/${responseId}`;
+    return { url, responseId, userId, userName: userId.slice(2).toLowerCase() };
   }
 
   #slashCommand(input: SlashCommandInput): { fields: Record<string, string>; responseId: string } {
-    const { url, responseId } = this.#responseUrl();
-    const userId = input.userId ?? this.user('alice');
+    const { url, responseId, userId, userName } = this.#fromUser(input.userId);
     return {
       responseId,
       fields: {
@@ -398,7 +389,7 @@ export class FakeSlack {
         channel_id: input.channelId ?? this.channelId,
         channel_name: 'videos',
         user_id: userId,
-        user_name: userId.slice(2).toLowerCase(),
+        user_name: userName,
         command: input.command ?? '/video',
         text: input.text,
         api_app_id: this.appId,
@@ -412,16 +403,15 @@ export class FakeSlack {
   #blockActions(input: BlockActionInput): { payload: Wire; responseId: string } {
     const message = this.messages.find((m) => m.channel === input.message.channel && m.ts === input.message.ts);
     if (message === undefined) throw new Error(`FakeSlack: no message ${input.message.ts} in ${input.message.channel}`);
-    const { url, responseId } = this.#responseUrl();
-    const userId = input.userId ?? this.user('alice');
+    const { url, responseId, userId, userName } = this.#fromUser(input.userId);
     return {
       responseId,
       payload: {
         type: 'block_actions',
         user: {
           id: userId,
-          username: userId.slice(2).toLowerCase(),
-          name: userId.slice(2).toLowerCase(),
+          username: userName,
+          name: userName,
           team_id: this.teamId,
         },
         api_app_id: this.appId,

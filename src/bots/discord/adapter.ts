@@ -49,12 +49,12 @@ import {
   queueMessage,
   quotaMessage,
   resultMessage,
-  statusMessages,
   threadName,
   tooLargeMessage,
   type ButtonAction,
   type DiscordMessage,
 } from './render.js';
+import * as render from './render.js';
 import { DEFAULT_UPLOAD_LIMIT, fitToUploadLimit } from './size-cap.js';
 
 export interface DiscordAdapterOptions {
@@ -104,19 +104,14 @@ export class DiscordAdapter {
     this.#log = options.logger;
     this.#redact = createRedactor([options.client.token ?? undefined]);
     this.#client.on(Events.InteractionCreate, (interaction) => void this.#onInteraction(interaction));
-    this.#conversations = new JobConversations({
-      service: options.service,
-      logger: options.logger,
-      ...(options.progressIntervalMs === undefined ? {} : { progressIntervalMs: options.progressIntervalMs }),
-      replier: {
-        platform: 'discord',
-        messages: statusMessages,
-        editStatus: (job, message) => this.#editStatus(job, message),
-        post: async (job, message) => this.#send(await this.#target(job), job, message),
-        deliver: (job) => this.#deliver(job),
-        forget: (jobId) => this.#targets.delete(jobId),
-        describeError: (error) => this.#safeError(error),
-      },
+    this.#conversations = new JobConversations<DiscordMessage>(options, {
+      platform: 'discord',
+      messages: render,
+      editStatus: (job, message) => this.#editStatus(job, message),
+      post: async (job, message) => this.#send(await this.#target(job), job, message),
+      deliver: (job) => this.#deliver(job),
+      forget: (jobId) => this.#targets.delete(jobId),
+      describeError: (error) => this.#safeError(error),
     });
   }
 

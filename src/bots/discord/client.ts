@@ -15,6 +15,7 @@ import {
   type ResponseLike,
 } from 'discord.js';
 import type { Logger } from '../../log.js';
+import { endpointUrl } from '../endpoint-url.js';
 import { createRedactor, formatLogArgs } from '../library-log.js';
 
 export interface DiscordClientOptions {
@@ -109,15 +110,7 @@ function checkedToken(raw: string): string {
 }
 
 function checkedRestApi(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new Error(`DISCORD_API_URL must be an http(s) URL such as https://discord.com/api (got "${raw}").`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new Error(`DISCORD_API_URL must use http or https (got ${url.protocol}).`);
-  }
+  const url = endpointUrl('DISCORD_API_URL', raw, 'http', 'https://discord.com/api');
   const base = `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
   if (/\/v\d+$/.test(base)) {
     throw new Error(
@@ -128,17 +121,7 @@ function checkedRestApi(raw: string): string {
 }
 
 function checkedGatewayUrl(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new Error(
-      `DISCORD_GATEWAY_URL must be a ws:// or wss:// URL such as wss://gateway.discord.gg (got "${raw}").`,
-    );
-  }
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-    throw new Error(`DISCORD_GATEWAY_URL must use ws or wss (got ${url.protocol}).`);
-  }
+  const url = endpointUrl('DISCORD_GATEWAY_URL', raw, 'ws', 'wss://gateway.discord.gg');
   // discord.js appends `?v=10&encoding=json` itself.
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }

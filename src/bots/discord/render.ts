@@ -15,7 +15,6 @@ import type { Job } from '../../core/jobs.js';
 import { formatResetTime, userMessage } from '../../core/messages.js';
 import type { UserQuotaStatus } from '../../core/service.js';
 import type { QueueSnapshot } from '../../queue/worker.js';
-import type { StatusMessages } from '../chat-replier.js';
 import { clipSeconds, formatDuration, formatSeconds, paramFields, placeText, progressText, renderTimeText, truncate } from '../job-text.js';
 
 export const COLORS = { queued: 0x5865f2, running: 0xfee75c, done: 0x57f287, failed: 0xed4245, cancelled: 0x99aab5 } as const;
@@ -130,16 +129,6 @@ export function cancelledMessage(job: Job, byUserId: string | undefined): Discor
   const by = byUserId === undefined ? 'an admin' : `<@${byUserId}>`;
   return { content: '', embeds: [statusEmbed(job, COLORS.cancelled, `Cancelled by ${by}.`)], components: [], allowedMentions: NO_MENTIONS };
 }
-
-/** The job's status texts, for the shared event policy (bots/chat-replier.ts). */
-export const statusMessages: StatusMessages<DiscordMessage> = {
-  queued: queuedMessage,
-  running: runningMessage,
-  requeued: requeuedMessage,
-  failed: failedMessage,
-  cancelled: cancelledMessage,
-  jobError: jobErrorMessage,
-};
 
 /** The post that carries the file (attached by the adapter): who asked, the prompt, every parameter, the durations. */
 export function resultMessage(job: Job): DiscordMessage {

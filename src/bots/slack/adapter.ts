@@ -29,12 +29,12 @@ import {
   queuedMessage,
   requestErrorText,
   resultComment,
-  statusMessages,
   submittingMessage,
   uploadFailedMessage,
   usageText,
   type SlackMessage,
 } from './render.js';
+import * as render from './render.js';
 
 export interface SlackAdapterOptions {
   /** From createSlackApp (not started yet). */
@@ -66,18 +66,13 @@ export class SlackAdapter {
     this.#app = options.handle.app;
     this.#log = options.logger;
     this.#registerListeners();
-    this.#conversations = new JobConversations({
-      service: options.service,
-      logger: options.logger,
-      ...(options.progressIntervalMs === undefined ? {} : { progressIntervalMs: options.progressIntervalMs }),
-      replier: {
-        platform: 'slack',
-        messages: statusMessages,
-        editStatus: (job, message) => this.#updateStatus(job, message),
-        post: (job, message) => this.#postInThread(job, message),
-        deliver: (job) => this.#deliver(job),
-        describeError: describeSlackError,
-      },
+    this.#conversations = new JobConversations<SlackMessage>(options, {
+      platform: 'slack',
+      messages: render,
+      editStatus: (job, message) => this.#updateStatus(job, message),
+      post: (job, message) => this.#postInThread(job, message),
+      deliver: (job) => this.#deliver(job),
+      describeError: describeSlackError,
     });
   }
 

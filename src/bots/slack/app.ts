@@ -17,6 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver, webApi, type Logger as BoltLogger } from '@slack/bolt';
 import type { Logger } from '../../log.js';
+import { endpointUrl } from '../endpoint-url.js';
 import { createRedactor, formatLogArgs } from '../library-log.js';
 
 /** The one request URL path for events, slash commands and interactivity (slack-app-manifest.yaml uses it). */
@@ -141,7 +142,9 @@ export function createSlackApp(options: SlackAppOptions): SlackAppHandle {
       return port;
     },
     requestListener:
-      httpReceiver === undefined ? undefined : whenInitialized(httpReceiver.requestListener, initialized, options.startWaitMs ?? 2_000),
+      httpReceiver === undefined
+        ? undefined
+        : whenInitialized(httpReceiver.requestListener, initialized, options.startWaitMs ?? 2_000),
     async start() {
       try {
         await app.init();
@@ -227,7 +230,11 @@ function whenInitialized(
       if (ready === true) listener(req, res);
       else {
         res.writeHead(503, { 'content-type': 'text/plain', ...(ready === undefined ? { 'retry-after': '5' } : {}) });
-        res.end(ready === undefined ? 'The Slack app is starting; try again in a few seconds.' : 'The Slack app is off: it could not start.');
+        res.end(
+          ready === undefined
+            ? 'The Slack app is starting; try again in a few seconds.'
+            : 'The Slack app is off: it could not start.',
+        );
       }
     });
   };
@@ -295,15 +302,7 @@ function checkedToken(name: string, raw: string, prefix: string, what: string): 
 }
 
 function checkedApiUrl(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new Error(`SLACK_API_URL must be an http(s) URL such as https://slack.com/api/ (got "${raw}").`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new Error(`SLACK_API_URL must use http or https (got ${url.protocol}).`);
-  }
+  const url = endpointUrl('SLACK_API_URL', raw, 'http', 'https://slack.com/api/');
   return `${url.origin}${url.pathname.replace(/\/*$/, '/')}`;
 }
 

@@ -7,7 +7,6 @@ import type { types } from '@slack/bolt';
 import { ErrorCode, type VideoBotError } from '../../core/errors.js';
 import type { Job } from '../../core/jobs.js';
 import { userMessage } from '../../core/messages.js';
-import type { StatusMessages } from '../chat-replier.js';
 import { clipSeconds, formatSeconds, paramFields, paramsLine, placeText, progressText, renderTimeText, truncate } from '../job-text.js';
 
 export type SlackBlock = types.KnownBlock;
@@ -99,16 +98,6 @@ export function cancelledMessage(job: Job, byUserId: string | undefined): SlackM
   const by = byUserId === undefined ? 'an admin' : `<@${byUserId}>`;
   return { text: `Cancelled by ${by}.`, blocks: statusBlocks(job, `:no_entry_sign: Cancelled by ${by}.`, []) };
 }
-
-/** The job's status texts, for the shared event policy (bots/chat-replier.ts). */
-export const statusMessages: StatusMessages<SlackMessage> = {
-  queued: queuedMessage,
-  running: runningMessage,
-  requeued: requeuedMessage,
-  failed: failedMessage,
-  cancelled: cancelledMessage,
-  jobError: jobErrorMessage,
-};
 
 /** The initial_comment of the uploaded file: who asked, the prompt, every parameter, the durations. */
 export function resultComment(job: Job): string {
