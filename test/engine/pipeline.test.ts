@@ -1,6 +1,7 @@
-// TextToVideoSDPipeline against the diffusers 0.26.3 pipeline goldens (test/fixtures/goldens/pipeline, README
-// section 6), run end to end from the goldens folder as a diffusers model folder, given the goldens' initial
-// latents: final latents within 1e-4 relative to their range, uint8 frames within 1 level.
+// TextToVideoSDPipeline against the diffusers 0.26.3 pipeline goldens (the goldens folder's pipeline/, README
+// section 6), run end to end from the goldens folder as a diffusers model folder, given each case's initial
+// latents: final latents within 1e-4 relative to their range, uint8 frames within 1 level. Then the
+// orchestration paths the goldens leave out, over fake networks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -12,86 +13,86 @@ import {
   type OnnxModel,
   PipelineInputError,
   TextToVideoSDPipeline,
+  type TextToVideoSDPipelineOutput,
   unfoldFrames,
 } from '../../src/engine/pipelines/text_to_video_synthesis/pipeline_text_to_video_synth.js';
+import { readComponentConfig } from '../../src/engine/models/model_graphs.js';
+import type { FloatType } from '../../src/engine/nn/module.js';
 import { DDIMScheduler } from '../../src/engine/schedulers/scheduling_ddim.js';
 import { Generator } from '../../src/engine/utils/generator.js';
 import { randnTensor } from '../../src/engine/utils/torch_utils.js';
 import { SafetensorsFile } from '../../src/engine/weights/safetensors.js';
 import { CLIPTokenizer } from '../../src/engine/models/clip/tokenization_clip.js';
+import { FIXTURE_GOLDENS_DIR, GOLDENS_DIR, type PipelineCase, readPipelineCases } from './goldens.js';
 import { maxAbsDiff } from './graph-helpers.js';
 
-const GOLDENS = 'test/fixtures/goldens';
-interface GoldenCase {
-  name: string;
-  file: string;
-  prompt: string;
-  negative_prompt: string | null;
-  num_frames: number;
-  height: number;
-  width: number;
-  num_inference_steps: number;
-  guidance_scale: number;
-  timesteps: number[];
-}
-const { cases } = JSON.parse(await readFile(`${GOLDENS}/pipeline/cases.json`, 'utf8')) as { cases: GoldenCase[] };
+const cases = await readPipelineCases();
+const vaeScaleFactor = 2 ** ((await readComponentConfig(GOLDENS_DIR, 'vae')).block_out_channels.length - 1);
 
 const absMax = (a: Float32Array): number => a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 
-function uint8Stats(actual: Uint8Array, expected: Uint8Array): { maxLevels: number; differing: number } {
+function uint8Stats(actual: Uint8Array, expected: Uint8Array): { maxLevels: number; meanLevels: number; differing: number } {
+  assert.equal(actual.length, expected.length, 'uint8 frame sizes');
   let maxLevels = 0;
+  let sum = 0;
   let differing = 0;
   for (let i = 0; i < actual.length; i++) {
     const d = Math.abs(actual[i]! - expected[i]!);
     if (d > 0) differing++;
+    sum += d;
     maxLevels = Math.max(maxLevels, d);
   }
-  return { maxLevels, differing };
+  return { maxLevels, meanLevels: sum / actual.length, differing };
 }
 
-test('TextToVideoSDPipeline reproduces the diffusers pipeline goldens (CFG with negative prompt, and no CFG)', async (t) => {
+interface CaseRun {
+  out: TextToVideoSDPipelineOutput;
+  finalLatents: Float32Array;
+  /** Max abs error of the final latents over their abs-max. */
+  latentRel: number;
+  /** frames_uint8_export: `(frames * 255).astype(uint8)`, what diffusers' export_to_video writes. */
+  exported: Uint8Array;
+}
+
+/**
+ * Runs every pipeline case on the goldens folder loaded as a model with `dtype` graphs, from the case's
+ * initial latents; options the case leaves out follow its tensors (sizes from the latents, steps from the
+ * recorded UNet calls) or diffusers' defaults.
+ */
+async function forEachCase(dtype: FloatType, check: (c: PipelineCase, run: CaseRun) => void): Promise<void> {
   const cacheDir = await mkdtemp(join(tmpdir(), 't2v-pipeline-test-'));
-  const { pipeline } = await TextToVideoSDPipeline.fromPretrained(GOLDENS, { dtype: 'float32', cacheDir, sessionOptions: { intraOpNumThreads: 2 } });
+  const { pipeline } = await TextToVideoSDPipeline.fromPretrained(GOLDENS_DIR, { dtype, cacheDir, sessionOptions: { intraOpNumThreads: 2 } });
   try {
     for (const c of cases) {
-      const golden = await SafetensorsFile.open(`${GOLDENS}/pipeline/${c.file}`);
+      // The pipeline runs deterministic DDIM; eta > 0 would need the reference's variance noise.
+      assert.equal(c.eta, 0, `${c.name}: eta`);
+      const golden = await SafetensorsFile.open(c.path);
       try {
-        const steps: number[] = [];
+        const [, , frames, h, w] = golden.info('initial_latents').shape as number[];
+        const recordedSteps = [...golden.tensors.keys()].filter((k) => /^step\d+_unet_timestep$/.test(k)).length;
+        const visited: number[] = [];
         const out = await pipeline.call({
           prompt: c.prompt,
           negativePrompt: c.negative_prompt ?? '',
-          numFrames: c.num_frames,
-          height: c.height,
-          width: c.width,
-          numInferenceSteps: c.num_inference_steps,
+          numFrames: c.num_frames ?? frames,
+          height: c.height ?? h! * vaeScaleFactor,
+          width: c.width ?? w! * vaeScaleFactor,
+          numInferenceSteps: c.num_inference_steps ?? recordedSteps,
           guidanceScale: c.guidance_scale,
           latents: await golden.readFloat32('initial_latents'),
           callback: (p) => {
-            if (p.phase === 'denoise') steps.push(p.timestep);
+            if (p.phase === 'denoise') visited.push(p.timestep);
           },
         });
-        assert.deepEqual(steps, c.timesteps, `${c.name}: timesteps visited`);
-
+        const recorded = await Promise.all(visited.map(async (_, i) => Number((await golden.readInt64(`step${i}_unet_timestep`))[0])));
+        assert.deepEqual(visited, recorded, `${c.name}: timesteps visited vs the recorded UNet calls`);
+        if (c.timesteps !== undefined) assert.deepEqual(visited, c.timesteps, `${c.name}: timesteps visited`);
+        assert.equal(visited.length, recordedSteps, `${c.name}: one UNet call per recorded step`);
         const finalLatents = await golden.readFloat32('final_latents');
-        const latentErr = maxAbsDiff(out.latents, finalLatents);
-        const latentRel = latentErr / absMax(finalLatents);
-
         const exported = new Uint8Array(await golden.readBytes('frames_uint8_export'));
-        const rounded = new Uint8Array(await golden.readBytes('frames_uint8_pil'));
-        const vsExport = uint8Stats(out.frames.data, exported);
-        const vsRound = uint8Stats(out.frames.data, rounded);
-        t.diagnostic(
-          `${c.name}: final latents max abs err ${latentErr.toExponential(2)} (${latentRel.toExponential(2)} of abs-max ${absMax(finalLatents).toFixed(2)}); ` +
-            `uint8 vs frames_uint8_export: max ${vsExport.maxLevels} level(s), ${vsExport.differing} of ${exported.length} values differ; ` +
-            `vs frames_uint8_pil (rounded): ${vsRound.differing} differ`,
-        );
-        assert.equal(out.frames.frames, c.num_frames);
-        assert.equal(out.frames.height, c.height);
-        assert.equal(out.frames.width, c.width);
-        assert.ok(latentRel <= 1e-4, `${c.name}: final latents relative error ${latentRel}`);
-        assert.ok(vsExport.maxLevels <= 1, `${c.name}: uint8 frames differ by ${vsExport.maxLevels} levels`);
-        // Truncation, not rounding: a rounding pipeline would differ from the export frames in about half the values.
-        assert.ok(vsExport.differing < exported.length / 1000, `${c.name}: ${vsExport.differing} uint8 values differ by one level`);
+        const [expectedFrames, expectedHeight, expectedWidth] = golden.info('frames_uint8_export').shape;
+        assert.deepEqual([out.frames.frames, out.frames.height, out.frames.width], [expectedFrames, expectedHeight, expectedWidth], `${c.name}: frames, height, width`);
+        check(c, { out, finalLatents, latentRel: maxAbsDiff(out.latents, finalLatents) / absMax(finalLatents), exported });
       } finally {
         await golden.close();
       }
@@ -100,41 +101,29 @@ test('TextToVideoSDPipeline reproduces the diffusers pipeline goldens (CFG with 
     await pipeline.release();
     await rm(cacheDir, { recursive: true, force: true });
   }
+}
+
+test('TextToVideoSDPipeline reproduces every diffusers pipeline golden (final latents within 1e-4 relative, uint8 frames within 1 level)', async (t) => {
+  await forEachCase('float32', (c, { out, finalLatents, latentRel, exported }) => {
+    const vsExport = uint8Stats(out.frames.data, exported);
+    t.diagnostic(
+      `${c.name}: final latents ${latentRel.toExponential(2)} of abs-max ${absMax(finalLatents).toFixed(2)}; ` +
+        `uint8 vs frames_uint8_export: max ${vsExport.maxLevels} level(s), ${vsExport.differing} of ${exported.length} values differ`,
+    );
+    assert.ok(latentRel <= 1e-4, `${c.name}: final latents relative error ${latentRel}`);
+    assert.ok(vsExport.maxLevels <= 1, `${c.name}: uint8 frames differ by ${vsExport.maxLevels} levels`);
+    // Truncation, not rounding: a rounding pipeline would differ from the export frames in about half the values.
+    assert.ok(vsExport.differing < exported.length / 1000, `${c.name}: ${vsExport.differing} uint8 values differ by one level`);
+  });
 });
 
 test('with fp16 graphs (the CUDA dtype, run here on the CPU EP) the pipeline stays within fp16 precision of the goldens', async (t) => {
-  const cacheDir = await mkdtemp(join(tmpdir(), 't2v-pipeline-test-'));
-  const { pipeline } = await TextToVideoSDPipeline.fromPretrained(GOLDENS, { dtype: 'float16', cacheDir, sessionOptions: { intraOpNumThreads: 2 } });
-  try {
-    for (const c of cases) {
-      const golden = await SafetensorsFile.open(`${GOLDENS}/pipeline/${c.file}`);
-      try {
-        const out = await pipeline.call({
-          prompt: c.prompt,
-          negativePrompt: c.negative_prompt ?? '',
-          numFrames: c.num_frames,
-          height: c.height,
-          width: c.width,
-          numInferenceSteps: c.num_inference_steps,
-          guidanceScale: c.guidance_scale,
-          latents: await golden.readFloat32('initial_latents'),
-        });
-        const finalLatents = await golden.readFloat32('final_latents');
-        const latentRel = maxAbsDiff(out.latents, finalLatents) / absMax(finalLatents);
-        const exported = new Uint8Array(await golden.readBytes('frames_uint8_export'));
-        const levels = Array.from(exported, (v, i) => Math.abs(out.frames.data[i]! - v));
-        const meanLevels = levels.reduce((a, b) => a + b, 0) / levels.length;
-        t.diagnostic(`${c.name} fp16: final latents ${latentRel.toExponential(2)} of abs-max; uint8 max ${Math.max(...levels)} levels, mean ${meanLevels.toFixed(3)}`);
-        assert.ok(latentRel <= 1e-2, `${c.name}: fp16 final latents relative error ${latentRel}`);
-        assert.ok(Math.max(...levels) <= 4 && meanLevels <= 0.5, `${c.name}: fp16 frames differ by up to ${Math.max(...levels)} levels, ${meanLevels} on average`);
-      } finally {
-        await golden.close();
-      }
-    }
-  } finally {
-    await pipeline.release();
-    await rm(cacheDir, { recursive: true, force: true });
-  }
+  await forEachCase('float16', (c, { out, latentRel, exported }) => {
+    const levels = uint8Stats(out.frames.data, exported);
+    t.diagnostic(`${c.name} fp16: final latents ${latentRel.toExponential(2)} of abs-max; uint8 max ${levels.maxLevels} levels, mean ${levels.meanLevels.toFixed(3)}`);
+    assert.ok(latentRel <= 1e-2, `${c.name}: fp16 final latents relative error ${latentRel}`);
+    assert.ok(levels.maxLevels <= 4 && levels.meanLevels <= 0.5, `${c.name}: fp16 frames differ by up to ${levels.maxLevels} levels, ${levels.meanLevels} on average`);
+  });
 });
 
 /** A pipeline over recording fakes of the three networks, for the orchestration paths the goldens leave out. */
@@ -147,14 +136,14 @@ async function fakePipeline(): Promise<{ pipeline: TextToVideoSDPipeline; calls:
     }) as OnnxModel['run'],
   });
   const pipeline = new TextToVideoSDPipeline({
-    tokenizer: await CLIPTokenizer.fromPretrained(`${GOLDENS}/tokenizer`),
+    tokenizer: await CLIPTokenizer.fromPretrained(`${FIXTURE_GOLDENS_DIR}/tokenizer`),
     textEncoder: fake('text_encoder', (f) => ({ last_hidden_state: new ort.Tensor('float32', new Float32Array(f.input_ids!.dims[0]! * 77 * 4), [f.input_ids!.dims[0]!, 77, 4]) })),
     unet: fake('unet', (f) => ({ out_sample: new ort.Tensor('float32', new Float32Array((f.sample!.data as Float32Array).length).fill(0.1), f.sample!.dims) })),
     vae: fake('vae', (f) => {
       const [k, , h, w] = f.latent_sample!.dims as number[];
       return { sample: new ort.Tensor('float32', new Float32Array(k! * 3 * h! * 8 * w! * 8).fill(2), [k!, 3, h! * 8, w! * 8]) };
     }),
-    scheduler: new DDIMScheduler(JSON.parse(await readFile(`${GOLDENS}/scheduler/scheduler_config.json`, 'utf8')) as Record<string, unknown>),
+    scheduler: new DDIMScheduler(JSON.parse(await readFile(`${FIXTURE_GOLDENS_DIR}/scheduler/scheduler_config.json`, 'utf8')) as Record<string, unknown>),
     unetConfig: { in_channels: 4 },
     vaeConfig: { scaling_factor: 0.18215, block_out_channels: [8, 8, 8, 8] },
   });
@@ -181,17 +170,14 @@ test('the VAE decodes slices of frames, never the whole video at once; output is
   assert.equal(out.frames.data.length, 5 * 64 * 96 * 3);
 });
 
-test('a seed gives torch.randn latents: the same seed, the same noise', async () => {
+test('a seed gives torch.randn latents (bit for bit: rng.test.ts): the same seed, the same noise', async () => {
   const { pipeline } = await fakePipeline();
   const shape = pipeline.latentShape(5, 64, 96);
+  assert.deepEqual(shape, [1, 4, 5, 8, 12]);
   const drawn = pipeline.prepareLatents(shape, new Generator(42), undefined);
-  const golden = await SafetensorsFile.open(`${GOLDENS}/pipeline/case1_cfg9.safetensors`);
-  try {
-    assert.deepEqual(drawn, await golden.readFloat32('initial_latents'));
-  } finally {
-    await golden.close();
-  }
   assert.deepEqual(drawn, randnTensor(shape, new Generator(42)));
+  assert.deepEqual(pipeline.prepareLatents(shape, new Generator(42), undefined), drawn);
+  assert.notDeepEqual(pipeline.prepareLatents(shape, new Generator(43), undefined), drawn);
 });
 
 test('invalid options are rejected with every allowed range named', async () => {
