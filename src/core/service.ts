@@ -68,7 +68,7 @@ export interface ServiceDeps {
 /** How long cancel() waits for a running render to stop at its next step before answering. */
 const CANCEL_WAIT_MS = 10_000;
 /** Life of a media link while outputs are kept forever (OUTPUT_RETENTION_DAYS=0): links end even if files do not. */
-export const MEDIA_LINK_DAYS_WITHOUT_RETENTION = 30;
+const MEDIA_LINK_DAYS_WITHOUT_RETENTION = 30;
 const DAY_MS = 86_400_000;
 
 const quotaPatchSchema = z

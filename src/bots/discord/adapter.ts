@@ -95,6 +95,7 @@ export class DiscordAdapter {
   readonly #log: Logger;
   readonly #conversations: JobConversations<DiscordMessage>;
   readonly #redact: (text: string) => string;
+  /** Job id -> where its result goes, once known (set up, or looked up after a restart); dropped after its last message. */
   readonly #targets = new Map<string, Target>();
 
   /** Subscribes to job events at once, so none is missed while connecting; they are sent once connected. */
