@@ -4,6 +4,8 @@
 // figures in docs/benchmark.md (diffusers 0.26.3 on PyTorch 1.13 CPU) were measured.
 //
 //   npm run bench [-- --json] [--profile] [--videos 2] [--threads 2] [--no-arena] [--mem-pattern]
+//   npm run bench -- --unet-only [--config FILE] [--batch 2] [--frames 16] [--size 32] [--runs 5]
+//     [--dtype float32|float16] [--gflop N] [--profile] [--json]     (UNet calls alone: bench/unet.ts)
 //
 // Three processes, so each figure is its own: this one prepares the weights and prints; a `build` child builds
 // the graphs into an empty cache (graph-build time); a `run` child loads them from the cache (cache-load time),
@@ -12,7 +14,7 @@
 // loading and rendering only, as a service process would see it.
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
@@ -20,13 +22,16 @@ import { materializeRandomModel } from '../src/engine/demo/random_model.js';
 import { ENGINE_SESSION_DEFAULTS } from '../src/engine/engine.js';
 import { CLIPTokenizer } from '../src/engine/models/clip/tokenization_clip.js';
 import { loadModelGraphs, type NetworkName } from '../src/engine/models/model_graphs.js';
-import { GraphBuilder } from '../src/engine/onnx/graph_builder.js';
-import { writeModel } from '../src/engine/onnx/serialize.js';
+import { readModelConfig } from '../src/engine/models/model_config.js';
+import { UNet3DConditionConfigSchema } from '../src/engine/models/unets/unet_3d_condition.js';
+import type { FloatType } from '../src/engine/nn/module.js';
 import { createSession, type SessionOptions } from '../src/engine/onnx/session.js';
 import { TextToVideoSDPipeline } from '../src/engine/pipelines/text_to_video_synthesis/pipeline_text_to_video_synth.js';
 import { DDIMScheduler } from '../src/engine/schedulers/scheduling_ddim.js';
 import { Generator } from '../src/engine/utils/generator.js';
-import { summarizeProfile, type ProfileSummary } from './profile.js';
+import { MATMUL, MatmulProbe, median } from './matmul.js';
+import { formatProfile, summarizeProfile, type ProfileSummary } from './profile.js';
+import { benchUnet } from './unet.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CONFIG_DIR = join(ROOT, 'bench', 'model-small');
@@ -38,38 +43,60 @@ const WEIGHTS_SEED = 0;
 /** One UNet call of this config, batch 2, 16 frames, 32x32 latents (docs/benchmark.md). */
 const UNET_GFLOP = 513;
 const WORK = { prompt: 'a panda playing guitar on a boat', numFrames: 16, width: 256, height: 256, numInferenceSteps: 10, guidanceScale: 9, seed: 42 };
-/** MatMul probe: (4096 x 1024) x (1024 x 1024), the size the platform notes quote. */
-const MATMUL = { m: 4096, k: 1024, n: 1024, runs: 15 };
+/** MatMul probe runs before and after the videos. */
+const MATMUL_RUNS = 15;
+/** `--unet-only` defaults: the UNet call of the whole bench. */
+const UNET_ONLY = { config: join(CONFIG_DIR, 'unet', 'config.json'), batch: 2, frames: 16, size: 32 };
 
-const { values: args } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    profile: { type: 'boolean', default: false },
-    videos: { type: 'string', default: '2' },
-    threads: { type: 'string', default: '2' },
-    'no-arena': { type: 'boolean', default: false },
-    'mem-pattern': { type: 'boolean', default: false },
-    phase: { type: 'string' },
-  },
-});
-const threads = Number(args.threads);
-const videos = Number(args.videos);
-if (!(Number.isInteger(threads) && threads >= 1 && Number.isInteger(videos) && videos >= 1)) {
-  console.error('--threads and --videos must be whole numbers of at least 1');
+function usage(message: string): never {
+  console.error(`bench: ${message}`);
   process.exit(2);
 }
+
+function parse() {
+  try {
+    return parseArgs({
+      options: {
+        json: { type: 'boolean', default: false },
+        profile: { type: 'boolean', default: false },
+        videos: { type: 'string', default: '2' },
+        threads: { type: 'string', default: '2' },
+        'no-arena': { type: 'boolean', default: false },
+        'mem-pattern': { type: 'boolean', default: false },
+        'unet-only': { type: 'boolean', default: false },
+        config: { type: 'string', default: UNET_ONLY.config },
+        batch: { type: 'string', default: String(UNET_ONLY.batch) },
+        frames: { type: 'string', default: String(UNET_ONLY.frames) },
+        size: { type: 'string', default: String(UNET_ONLY.size) },
+        runs: { type: 'string', default: '5' },
+        dtype: { type: 'string', default: 'float32' },
+        gflop: { type: 'string' },
+        phase: { type: 'string' },
+      },
+    }).values;
+  } catch (error) {
+    return usage((error as Error).message);
+  }
+}
+const args = parse();
+
+/** A whole number of at least 1 from option `name`. */
+function count(name: 'threads' | 'videos' | 'batch' | 'frames' | 'size' | 'runs'): number {
+  const value = Number(args[name]);
+  if (!(Number.isInteger(value) && value >= 1)) usage(`--${name} must be a whole number of at least 1 (got ${args[name]})`);
+  return value;
+}
+const threads = count('threads');
+const videos = count('videos');
+if (args.dtype !== 'float32' && args.dtype !== 'float16') usage(`--dtype must be float32 or float16 (got ${args.dtype})`);
+const gflop = args.gflop === undefined ? undefined : Number(args.gflop);
+if (gflop !== undefined && !(gflop > 0)) usage(`--gflop must be a positive number (got ${args.gflop})`);
 const sessionOptions: SessionOptions = {
   ...ENGINE_SESSION_DEFAULTS,
   intraOpNumThreads: threads,
   enableCpuMemArena: !args['no-arena'],
   enableMemPattern: args['mem-pattern'],
 };
-
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;
@@ -98,29 +125,14 @@ interface RunReport {
   profile: ProfileSummary | null;
 }
 
-/** The machine's fp32 MatMul speed through ONNX Runtime with the same threads, now: one sample per run. */
-async function measureMatmul(dir: string): Promise<number[]> {
-  const { m, k, n, runs } = MATMUL;
-  const graph = new GraphBuilder('matmul_probe');
-  const a = graph.input('a', 'float32', [m, k]);
-  const b = graph.input('b', 'float32', [k, n]);
-  graph.output(graph.at('probe').matmul(a, b), 'c', [m, n]);
-  const path = join(dir, 'matmul_probe.onnx');
-  await writeModel(graph, path, { externalData: false });
-  const session = await createSession(path, sessionOptions);
-  const feeds = {
-    a: new ort.Tensor('float32', Float32Array.from({ length: m * k }, (_, i) => Math.sin(i)), [m, k]),
-    b: new ort.Tensor('float32', Float32Array.from({ length: k * n }, (_, i) => Math.cos(i)), [k, n]),
-  };
-  await session.run(feeds);
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    await session.run(feeds);
-    times.push((performance.now() - t) / 1000);
+/** The machine's MatMul speed now, one sample per run; the probe's session lives only this long (peak RSS). */
+async function measureMatmul(): Promise<number[]> {
+  const probe = await MatmulProbe.open(CACHE, sessionOptions);
+  try {
+    return await probe.measure(MATMUL_RUNS);
+  } finally {
+    await probe.release();
   }
-  await session.release();
-  return times.map((t) => (2 * m * k * n) / t / 1e9);
 }
 
 async function buildPhase(): Promise<BuildReport> {
@@ -150,7 +162,7 @@ async function runPhase(): Promise<RunReport> {
   });
   const cacheLoadSeconds = (performance.now() - started) / 1000;
   log('measuring MatMul speed ...');
-  const matmulBefore = await measureMatmul(CACHE);
+  const matmulBefore = await measureMatmul();
   const report: RunReport = {
     cacheLoadSeconds,
     unetCallSeconds: [],
@@ -180,7 +192,7 @@ async function runPhase(): Promise<RunReport> {
   }
   report.peakRssMb = peakRssMb();
   log('measuring MatMul speed again ...');
-  report.matmulGflops = [...matmulBefore, ...(await measureMatmul(CACHE))];
+  report.matmulGflops = [...matmulBefore, ...(await measureMatmul())];
   if (args.profile) {
     unet.endProfiling();
     const file = (await readdir(PROFILE_DIR)).filter((f) => f.startsWith('unet')).sort().at(-1);
@@ -204,7 +216,42 @@ function child<T>(phase: string): Promise<T> {
   });
 }
 
+/** `--unet-only`: UNet calls alone in this process (bench/unet.ts). */
+async function unetOnly(): Promise<void> {
+  const [batch, frames, size, runs] = [count('batch'), count('frames'), count('size'), count('runs')];
+  const isBenchWork = resolve(args.config) === resolve(UNET_ONLY.config) && batch === UNET_ONLY.batch && frames === UNET_ONLY.frames && size === UNET_ONLY.size;
+  const config = await readModelConfig(UNet3DConditionConfigSchema, args.config).catch((error: unknown) => usage((error as Error).message));
+  const report = await benchUnet({
+    config,
+    configPath: args.config,
+    batch,
+    frames,
+    size,
+    runs,
+    dtype: args.dtype as FloatType,
+    profile: args.profile,
+    gflop: gflop ?? (isBenchWork ? UNET_GFLOP : null),
+    sessionOptions,
+    workDir: join(CACHE, 'unet-only'),
+    log,
+  });
+  if (args.json) return void process.stdout.write(`${JSON.stringify({ unetOnly: true, threads, ...report })}\n`);
+  const f = (x: number, d = 2): string => x.toFixed(d);
+  const lines = [
+    `t2v-bot bench --unet-only: ${report.config}, batch ${batch}, ${frames} frames, ${size}x${size} latents, ${report.dtype}, CPU EP, ${threads} threads${args.profile ? ' (profiling on: times include its overhead)' : ''}`,
+    `  UNet call                median ${f(report.unetCallMedianSeconds, 3)} s, min ${f(report.unetCallMinSeconds, 3)} s over ${runs} calls`,
+    `  MatMul ${MATMUL.m}x${MATMUL.k}x${MATMUL.n}    median ${f(report.matmulGflops, 0)} GFLOP/s (best of 3 runs just before each call)`,
+    report.unetEffectiveGflops === null
+      ? '  effective rate           unknown FLOP count for this config and shape (--gflop N gives it)'
+      : `  effective rate           ${f(report.unetEffectiveGflops, 0)} GFLOP/s; median ratio to the MatMul just before ${f(100 * report.unetFractionOfMatmul!, 0)}%`,
+    `  graph                    ${report.graphNodes} nodes, build + write ${f(report.graphBuildSeconds, 1)} s; session ${f(report.sessionSeconds, 1)} s`,
+  ];
+  if (report.profile) lines.push(...formatProfile(report.profile, 'UNet'));
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
 async function main(): Promise<void> {
+  if (args['unet-only']) return unetOnly();
   if (args.phase === 'build') return void process.stdout.write(JSON.stringify(await buildPhase()));
   if (args.phase === 'run') return void process.stdout.write(JSON.stringify(await runPhase()));
 
@@ -257,12 +304,7 @@ async function main(): Promise<void> {
     `  host work per step       median ${f(result.hostStepMedianMs, 1)} ms (guidance, DDIM update, copies)`,
     `  graph build (cold cache) ${f(result.graphBuildSeconds, 1)} s, peak RSS ${f(result.buildPeakRssMb, 0)} MB; cache load + sessions ${f(result.cacheLoadSeconds, 1)} s`,
   ];
-  if (run.profile) {
-    lines.push(`  UNet kernel time ${f(run.profile.kernelMs, 0)} ms per call; top operators:`);
-    for (const r of run.profile.byOperator) lines.push(`    ${r.name.padEnd(34)} ${f(r.ms, 1).padStart(8)} ms  ${f(100 * r.share, 1).padStart(5)}%`);
-    lines.push('  top modules:');
-    for (const r of run.profile.byModule) lines.push(`    ${r.name.padEnd(34)} ${f(r.ms, 1).padStart(8)} ms  ${f(100 * r.share, 1).padStart(5)}%`);
-  }
+  if (run.profile) lines.push(...formatProfile(run.profile, 'UNet'));
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

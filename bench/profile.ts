@@ -52,3 +52,9 @@ export async function summarizeProfile(path: string, runs: number, top = 12): Pr
       .map(([name, us]) => ({ name, ms: us / runs / 1000, share: us / total }));
   return { kernelMs: total / runs / 1000, byOperator: rows(byOperator), byModule: rows(byModule) };
 }
+
+/** The summary as indented report lines. */
+export function formatProfile(profile: ProfileSummary, title: string): string[] {
+  const row = (r: ProfileRow): string => `    ${r.name.padEnd(34)} ${r.ms.toFixed(1).padStart(8)} ms  ${(100 * r.share).toFixed(1).padStart(5)}%`;
+  return [`  ${title} kernel time ${profile.kernelMs.toFixed(0)} ms per call; top operators:`, ...profile.byOperator.map(row), '  top modules:', ...profile.byModule.map(row)];
+}

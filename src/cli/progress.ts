@@ -2,6 +2,7 @@
 // cli-progress. stdout stays for results, so scripts can read it. Without a terminal (a pipe, a log file) no bar
 // is drawn: each phase prints one plain line when it starts.
 import cliProgress from 'cli-progress';
+import type { EngineLoadProgress } from '../engine/engine.js';
 
 export class PhaseBar {
   readonly #bar: cliProgress.SingleBar | undefined;
@@ -46,4 +47,29 @@ export function formatSeconds(ms: number): string {
   const s = ms / 1000;
   if (s < 60) return `${s.toFixed(1)} s`;
   return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+/** Model loading on a bar: the demo model's weights, graph builds and writes, cache hits, sessions. */
+export function showLoadProgress(bar: PhaseBar, p: EngineLoadProgress): void {
+  switch (p.phase) {
+    case 'demo':
+      bar.show('demo', p.tensorsDone, p.tensorsTotal, `generating the demo model's ${p.component} weights (once)`, `demo ${p.component}`);
+      return;
+    case 'build':
+      bar.show('build', 0, 1, `${p.network}: building the ONNX graph (first use of this model; cached afterwards)`, `build ${p.network}`);
+      return;
+    case 'write':
+      bar.show('build', p.bytesDone, p.bytesTotal, `${p.network}: writing the graph`, `build ${p.network}`);
+      return;
+    case 'ready':
+      if (p.hit) bar.show('load', 1, 1, `${p.network}: graph from the cache`, `load ${p.network}`);
+      return;
+    case 'session':
+      bar.show('load', 1, 1, `${p.network}: ONNX Runtime session`, `session ${p.network}`);
+      return;
+    case 'verify':
+    case 'invalid':
+    case 'hash':
+      return;
+  }
 }

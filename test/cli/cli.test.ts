@@ -4,14 +4,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeSafetensors } from '../../src/engine/weights/safetensors.js';
+import { listReferenceCases } from '../../src/engine/reference_cases.js';
+import { encodeSafetensors, SafetensorsFile } from '../../src/engine/weights/safetensors.js';
 import { FakeHub, type FakeRepoFile } from '../fakes/hub.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+/** The goldens folder: a diffusers model folder that also holds reference cases. */
+const GOLDENS = fileURLToPath(new URL('../fixtures/goldens', import.meta.url));
 const TSX = import.meta.resolve('tsx');
 const work = await mkdtemp(join(tmpdir(), 't2v-cli-test-'));
 const dataDir = join(work, 'data');
@@ -105,6 +108,8 @@ test('usage errors exit 2 naming the allowed values, before any model is loaded'
     [['generate', 'x', '-o', 'a.mp4', '--latents', 'missing.safetensors'], /missing\.safetensors: cannot open/],
     [['generate', 'x'], /required option '-o, --output <file>' not specified/],
     [['model', 'verify'], /no folder given and MODEL_DIR is not set/],
+    [['model', 'verify', GOLDENS, '--cases', 'no-such-cases'], /--cases .*no-such-cases is not a folder/],
+    [['model', 'verify', GOLDENS, '--run', '--dtype', 'bf16'], /Allowed choices are float32, float16/],
   ];
   for (const [args, message] of cases) {
     const run = await t2v(args);
@@ -173,10 +178,14 @@ test('model pull from a hub, list, verify (files and tensors), then generate wit
       ],
     );
 
-    const verify = await t2v(['model', 'verify', dest]);
+    const verify = await t2v(['model', 'verify', dest, '--run']);
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
     assert.match(verify.stdout, /files: \d+ present, sizes and sha256 match the manifest/);
     assert.match(verify.stdout, /unet\/diffusion_pytorch_model\.safetensors: 950 tensors, [\d,]+ parameters match config\.json/);
+    // --run: the demo-sized networks on smoke inputs (text encoder 32 wide, UNet out 4 channels, VAE x8).
+    assert.match(verify.stdout, /text_encoder \(float32\) on smoke inputs: \[1, 77, 32\] in [\d.]+ s, finite values/);
+    assert.match(verify.stdout, /unet \(float32\) on smoke inputs: \[2, 4, 4, 16, 16\] in [\d.]+ s, finite values/);
+    assert.match(verify.stdout, /vae_decoder \(float32\) on smoke inputs: \[1, 3, 128, 128\] in [\d.]+ s, finite values/);
 
     const generate = await t2v(['generate', 'x', '--frames', '2', '--width', '64', '--height', '64', '--steps', '1', '-o', 'pulled.mp4', '--json'], { MODEL_DIR: dest });
     assert.equal(generate.code, 0, generate.stderr);
@@ -191,7 +200,49 @@ test('model pull from a hub, list, verify (files and tensors), then generate wit
     assert.match(broken.stdout, /PROBLEM unet\/config\.json: \d+ bytes instead of \d+/);
     assert.match(broken.stdout, /PROBLEM unet\/diffusion_pytorch_model\.safetensors: .*tensor down_blocks\.0\.attentions\.0\.transformer_blocks\.0\.attn2\.to_k\.weight has shape \[8,32\], expected \[8,48\]/);
     assert.match(broken.stdout, /NOT OK/);
+    const brokenRun = await t2v(['model', 'verify', dest, '--no-hashes', '--run']);
+    assert.equal(brokenRun.code, 3);
+    assert.match(brokenRun.stdout, /run: skipped, the files and weights must check first/);
   } finally {
     await hub.close();
   }
+});
+
+test('model verify --cases runs every reference case of a goldens-format folder through the built graphs', async () => {
+  const names = (await Promise.all((['text_encoder', 'unet', 'vae_decoder'] as const).map((n) => listReferenceCases(GOLDENS, n)))).flat().map((c) => [c.network, c.name]);
+  assert.ok(names.length >= 3);
+  const run = await t2v(['model', 'verify', GOLDENS, '--cases', GOLDENS]);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  for (const [network, name] of names) {
+    assert.match(run.stdout, new RegExp(`${network} \\(float32\\) on case ${name}: max abs error [\\d.]+e-\\d+ within 1\\.00e-4 \\(reference abs max [\\d.]+\\)`), `${network} case ${name}`);
+  }
+  assert.match(run.stdout, /unet \(float32\) on smoke inputs: \[2, 4, 4, 16, 16\]/);
+  assert.match(run.stdout, /^OK$/m);
+});
+
+test('model verify --cases names a case the graph misses, a case it cannot read, and a folder without cases', async () => {
+  const cases = join(work, 'cases');
+  await mkdir(join(cases, 'unet'), { recursive: true });
+  const golden = await SafetensorsFile.open(join(GOLDENS, 'unet', 'case_b_b1_f1_8x8_t1.safetensors'));
+  const tensors: Parameters<typeof encodeSafetensors>[0] = {};
+  for (const name of ['sample', 'timestep', 'encoder_hidden_states', 'noise_pred']) {
+    const info = golden.info(name);
+    tensors[name] = { dtype: info.dtype, shape: info.shape, data: info.dtype === 'I64' ? await golden.readInt64(name) : await golden.readFloat32(name) };
+  }
+  await golden.close();
+  (tensors.noise_pred!.data as Float32Array)[5]! += 1e-3;
+  await writeFile(join(cases, 'unet', 'case_moved.safetensors'), encodeSafetensors(tensors));
+  const { noise_pred: _, ...inputs } = tensors;
+  await writeFile(join(cases, 'unet', 'case_no_output.safetensors'), encodeSafetensors(inputs));
+  const run = await t2v(['model', 'verify', GOLDENS, '--cases', cases]);
+  assert.equal(run.code, 3, run.stdout + run.stderr);
+  assert.match(run.stdout, /PROBLEM unet \(float32\) on case moved: max abs error 1\.0\de-3 is over the tolerance 1\.00e-4/);
+  assert.match(run.stdout, /PROBLEM unet \(float32\) on case no_output: .*case_no_output\.safetensors: no tensor named noise_pred/);
+  assert.match(run.stdout, /NOT OK/);
+
+  const empty = join(work, 'no-cases');
+  await mkdir(empty);
+  const none = await t2v(['model', 'verify', GOLDENS, '--cases', empty]);
+  assert.equal(none.code, 3);
+  assert.match(none.stdout, /PROBLEM --cases .*no-cases: no reference cases/);
 });

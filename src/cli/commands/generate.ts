@@ -7,7 +7,7 @@ import { dirname, extname, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, ENGINE_DEVICES, type EngineDevice, loadConfig, withDotEnv } from '../../config.js';
 import { EngineDeviceError } from '../../engine/device.js';
-import { type Engine, EngineLoadError, type EngineLoadProgress, type GenerateResult } from '../../engine/engine.js';
+import { type Engine, EngineLoadError, type GenerateResult } from '../../engine/engine.js';
 import { createEngine } from '../../engine/index.js';
 import { LatentsFileError, readLatentsFile } from '../../engine/latents.js';
 import { PIPELINE_DEFAULTS, PIPELINE_LIMITS, PipelineInputError } from '../../engine/pipelines/text_to_video_synthesis/pipeline_text_to_video_synth.js';
@@ -17,7 +17,7 @@ import { writePng } from '../../engine/video/png.js';
 import { formatBytes } from '../../engine/hub/pull_model.js';
 import { createLogger } from '../../log.js';
 import { EXIT_CODES, isAbortError, usageErrorsExitWith2 } from '../exit-codes.js';
-import { formatSeconds, PhaseBar } from '../progress.js';
+import { formatSeconds, PhaseBar, showLoadProgress } from '../progress.js';
 
 const DEFAULT_FPS = 8;
 const MAX_FPS = 30;
@@ -188,30 +188,6 @@ async function generate(prompt: string, options: GenerateOptions): Promise<numbe
 
 function abortPromise(signal: AbortSignal): Promise<never> {
   return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new DOMException('interrupted', 'AbortError')), { once: true }));
-}
-
-function showLoadProgress(bar: PhaseBar, p: EngineLoadProgress): void {
-  switch (p.phase) {
-    case 'demo':
-      bar.show('demo', p.tensorsDone, p.tensorsTotal, `generating the demo model's ${p.component} weights (once)`, `demo ${p.component}`);
-      return;
-    case 'build':
-      bar.show('build', 0, 1, `${p.network}: building the ONNX graph (first use of this model; cached afterwards)`, `build ${p.network}`);
-      return;
-    case 'write':
-      bar.show('build', p.bytesDone, p.bytesTotal, `${p.network}: writing the graph`, `build ${p.network}`);
-      return;
-    case 'ready':
-      if (p.hit) bar.show('load', 1, 1, `${p.network}: graph from the cache`, `load ${p.network}`);
-      return;
-    case 'session':
-      bar.show('load', 1, 1, `${p.network}: ONNX Runtime session`, `session ${p.network}`);
-      return;
-    case 'verify':
-    case 'invalid':
-    case 'hash':
-      return;
-  }
 }
 
 function classify(error: unknown): [number, string] {

@@ -1,7 +1,9 @@
 // `t2v model pull|list|verify`: download a diffusers text-to-video model from the Hugging Face hub (resumable,
 // verified, never half-written: src/engine/hub), list the model folders under DATA_DIR/models, and check a
 // folder: files against the pull's manifest (sizes, sha256), then every weight tensor's name, shape and dtype
-// against the component configs. Exit codes: src/cli/exit-codes.ts.
+// against the component configs, and with --run/--cases the built graphs on smoke inputs and reference cases
+// (src/engine/verify_model.ts). Exit codes: src/cli/exit-codes.ts.
+import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { type Config, ConfigError, loadConfig, withDotEnv } from '../../config.js';
@@ -9,9 +11,14 @@ import { DEMO_MODEL_NOTICE, demoModelDir } from '../../engine/demo/demo_model.js
 import { HubError, type HubErrorCode } from '../../engine/hub/hub_errors.js';
 import { listModels, verifyModelFolder } from '../../engine/hub/manifest.js';
 import { DEFAULT_REPO_ID, formatBytes, pullModel } from '../../engine/hub/pull_model.js';
-import { checkModelWeights } from '../../engine/verify_model.js';
+import { ENGINE_SESSION_DEFAULTS } from '../../engine/engine.js';
+import { ModelConfigError } from '../../engine/models/model_config.js';
+import type { FloatType } from '../../engine/nn/module.js';
+import { checkModelWeights, type NetworkRun, runModelNetworks, SMOKE_INPUTS } from '../../engine/verify_model.js';
+import { SafetensorsError } from '../../engine/weights/safetensors.js';
+import { WeightsMismatchError } from '../../engine/weights/var_builder.js';
 import { EXIT_CODES, isAbortError, usageErrorsExitWith2 } from '../exit-codes.js';
-import { PhaseBar } from '../progress.js';
+import { PhaseBar, showLoadProgress } from '../progress.js';
 
 /** Hub failures that are about the model (exit 3); the others are the network or this machine (4). */
 const MODEL_HUB_ERRORS: readonly HubErrorCode[] = ['unauthorized', 'gated', 'not_found', 'unsupported_repo'];
@@ -130,15 +137,23 @@ export function registerModel(program: Command): void {
 
   model
     .command('verify')
-    .description('check a model folder: files against its manifest (size, sha256), and every weight tensor against the configs')
+    .description('check a model folder: files against its manifest (size, sha256), every weight tensor against the configs; with --run or --cases, the graphs too')
     .argument('[dir]', 'model folder (default: MODEL_DIR)')
     .option('--no-hashes', 'check file sizes only, not sha256 (fast)')
+    .option('--run', 'also build the ONNX graphs (cached in DATA_DIR/cache/graphs) and run each network once on smoke inputs: output shape, finite values')
+    .option('--cases <dir>', 'also run the reference cases in DIR (the goldens format, docs/engine.md) and compare the outputs (implies --run)')
+    .addOption(new Option('--dtype <dtype>', 'graphs for --run and --cases, run on the CPU').choices(['float32', 'float16']).default('float32'))
     .exitOverride(usageErrorsExitWith2)
-    .action((dirArg: string | undefined, options: { hashes: boolean }) =>
+    .action((dirArg: string | undefined, options: { hashes: boolean; run?: boolean; cases?: string; dtype: FloatType }) =>
       run('verify', async (signal) => {
         const config = readConfig();
         if (dirArg === undefined && config.engine.modelDir === '') {
           process.stderr.write('t2v model verify: no folder given and MODEL_DIR is not set: name the model folder to check.\n');
+          return EXIT_CODES.usage;
+        }
+        const casesDir = options.cases === undefined ? undefined : resolve(options.cases);
+        if (casesDir !== undefined && !(await isDirectory(casesDir))) {
+          process.stderr.write(`t2v model verify: --cases ${casesDir} is not a folder.\n`);
           return EXIT_CODES.usage;
         }
         const dir = resolve(dirArg ?? config.engine.modelDir);
@@ -159,10 +174,57 @@ export function registerModel(program: Command): void {
           const what = `${w.component}/${w.files.join(', ') || '(no weights)'}`;
           out.push(w.ok ? `  ${what}: ${w.tensors} tensors, ${w.parameters.toLocaleString('en-US')} parameters match config.json` : `  PROBLEM ${what}: ${w.problem}`);
         }
-        const ok = files.ok && weights.length > 0 && weights.every((w) => w.ok);
+        let ok = files.ok && weights.length > 0 && weights.every((w) => w.ok);
+        if (options.run || casesDir !== undefined) {
+          if (ok) ok = await runNetworks(dir, config, options.dtype, casesDir, bar, out);
+          else out.push('  run: skipped, the files and weights must check first');
+        }
         out.push(ok ? 'OK' : 'NOT OK: re-run `t2v model pull` for a pulled model, or fix the files named above');
         process.stdout.write(`${out.join('\n')}\n`);
         return ok ? EXIT_CODES.ok : EXIT_CODES.model;
       }),
     );
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+/**
+ * `verify --run/--cases`: the graphs built or taken from the engine's cache, each network run on smoke inputs and
+ * the reference cases, a line each in `out`. False when a run misses or a model file is wrong; ONNX Runtime
+ * failures propagate (exit 4).
+ */
+async function runNetworks(dir: string, config: Config, dtype: FloatType, casesDir: string | undefined, bar: PhaseBar, out: string[]): Promise<boolean> {
+  const seconds = (s: number | undefined): string => `${(s ?? 0).toFixed(2)} s`;
+  let runs: NetworkRun[];
+  try {
+    runs = await runModelNetworks(dir, {
+      dtype,
+      cacheDir: join(config.dataDir, 'cache', 'graphs'),
+      sessionOptions: { ...ENGINE_SESSION_DEFAULTS, ...(config.engine.threads > 0 ? { intraOpNumThreads: config.engine.threads } : {}) },
+      casesDir,
+      onProgress: (p) => showLoadProgress(bar, p),
+      onRun: (r) => bar.show('checked', 1, 1, `${r.network} on ${r.input}: ${r.ok ? 'ok' : 'PROBLEM'}`, `checked ${r.network} ${r.input}`),
+    }).finally(() => bar.stop());
+  } catch (error) {
+    if (!(error instanceof ModelConfigError || error instanceof SafetensorsError || error instanceof WeightsMismatchError)) throw error;
+    out.push(`  PROBLEM graphs: ${error.message}`);
+    return false;
+  }
+  for (const r of runs) {
+    const what = `${r.network} (${dtype}) on ${r.input === SMOKE_INPUTS ? r.input : `case ${r.input}`}`;
+    if (!r.ok) out.push(`  PROBLEM ${what}: ${r.problem}`);
+    else if (r.maxAbsError === undefined) out.push(`  ${what}: [${r.dims!.join(', ')}] in ${seconds(r.seconds)}, finite values`);
+    else out.push(`  ${what}: max abs error ${r.maxAbsError.toExponential(2)} within ${r.tolerance!.toExponential(2)} (reference abs max ${r.absMax!.toFixed(3)}), ${seconds(r.seconds)}`);
+  }
+  const cases = runs.filter((r) => r.input !== SMOKE_INPUTS);
+  if (casesDir !== undefined && cases.length === 0) {
+    out.push(`  PROBLEM --cases ${casesDir}: no reference cases (text_encoder/, unet/ or vae/ with case_*.safetensors files or a cases.json)`);
+    return false;
+  }
+  return runs.every((r) => r.ok);
 }
