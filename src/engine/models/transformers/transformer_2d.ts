@@ -1,50 +1,19 @@
 // Mirrors diffusers src/diffusers/models/transformers/transformer_2d.py (diffusers==0.26.3): Transformer2DModel
 // for continuous input with use_linear_projection=True (what every UNet3D block builds: get_down_block,
 // get_up_block and UNetMidBlock3DCrossAttn default it to True).
-import { Linear } from '../../nn/linear.js';
-import { type BuildContext, Module } from '../../nn/module.js';
-import { GroupNorm } from '../../nn/normalization.js';
+import type { BuildContext } from '../../nn/module.js';
 import type { Value } from '../../onnx/graph_builder.js';
 import type { VarBuilder } from '../../weights/var_builder.js';
-import { BasicTransformerBlock } from '../attention.js';
 import type { Context } from '../attention_processor.js';
+import { TransformerLayers, type TransformerLayersOptions } from './transformer_layers.js';
 
-export interface Transformer2DModelOptions {
-  numAttentionHeads?: number;
-  attentionHeadDim?: number;
-  inChannels: number;
-  numLayers?: number;
-  crossAttentionDim?: number;
-  normNumGroups?: number;
-  attentionBias?: boolean;
-  activationFn?: string;
+export interface Transformer2DModelOptions extends TransformerLayersOptions {
   onlyCrossAttention?: boolean;
 }
 
-export class Transformer2DModel extends Module {
-  readonly norm: GroupNorm;
-  readonly proj_in: Linear;
-  readonly transformer_blocks: readonly BasicTransformerBlock[];
-  readonly proj_out: Linear;
-  readonly inChannels: number;
-
+export class Transformer2DModel extends TransformerLayers {
   constructor(vb: VarBuilder, o: Transformer2DModelOptions) {
-    super(vb);
-    const heads = o.numAttentionHeads ?? 16;
-    const headDim = o.attentionHeadDim ?? 88;
-    const innerDim = heads * headDim;
-    this.inChannels = o.inChannels;
-    this.norm = new GroupNorm(vb.pp('norm'), o.normNumGroups ?? 32, o.inChannels, 1e-6);
-    this.proj_in = new Linear(vb.pp('proj_in'), o.inChannels, innerDim);
-    this.transformer_blocks = Array.from({ length: o.numLayers ?? 1 }, (_, d) =>
-      new BasicTransformerBlock(vb.pp('transformer_blocks').pp(d), innerDim, heads, headDim, {
-        crossAttentionDim: o.crossAttentionDim,
-        activationFn: o.activationFn,
-        attentionBias: o.attentionBias,
-        onlyCrossAttention: o.onlyCrossAttention,
-      }),
-    );
-    this.proj_out = new Linear(vb.pp('proj_out'), innerDim, o.inChannels);
+    super(vb, o, { onlyCrossAttention: o.onlyCrossAttention });
   }
 
   /**

@@ -1,48 +1,18 @@
 // Mirrors diffusers src/diffusers/models/transformers/transformer_temporal.py (diffusers==0.26.3):
 // TransformerTemporalModel, attention along the frames of each pixel.
-import { Linear } from '../../nn/linear.js';
-import { type BuildContext, Module } from '../../nn/module.js';
-import { GroupNorm } from '../../nn/normalization.js';
+import type { BuildContext } from '../../nn/module.js';
 import type { Value } from '../../onnx/graph_builder.js';
 import type { VarBuilder } from '../../weights/var_builder.js';
-import { BasicTransformerBlock } from '../attention.js';
+import { TransformerLayers, type TransformerLayersOptions } from './transformer_layers.js';
 
-export interface TransformerTemporalModelOptions {
-  numAttentionHeads?: number;
-  attentionHeadDim?: number;
-  inChannels: number;
-  numLayers?: number;
-  normNumGroups?: number;
-  crossAttentionDim?: number;
-  attentionBias?: boolean;
-  activationFn?: string;
+export interface TransformerTemporalModelOptions extends TransformerLayersOptions {
+  /** attn2 is a second self-attention (the default), as UNet3D's temporal transformers build it. */
   doubleSelfAttention?: boolean;
 }
 
-export class TransformerTemporalModel extends Module {
-  readonly norm: GroupNorm;
-  readonly proj_in: Linear;
-  readonly transformer_blocks: readonly BasicTransformerBlock[];
-  readonly proj_out: Linear;
-  readonly inChannels: number;
-
+export class TransformerTemporalModel extends TransformerLayers {
   constructor(vb: VarBuilder, o: TransformerTemporalModelOptions) {
-    super(vb);
-    const heads = o.numAttentionHeads ?? 16;
-    const headDim = o.attentionHeadDim ?? 88;
-    const innerDim = heads * headDim;
-    this.inChannels = o.inChannels;
-    this.norm = new GroupNorm(vb.pp('norm'), o.normNumGroups ?? 32, o.inChannels, 1e-6);
-    this.proj_in = new Linear(vb.pp('proj_in'), o.inChannels, innerDim);
-    this.transformer_blocks = Array.from({ length: o.numLayers ?? 1 }, (_, d) =>
-      new BasicTransformerBlock(vb.pp('transformer_blocks').pp(d), innerDim, heads, headDim, {
-        crossAttentionDim: o.crossAttentionDim,
-        activationFn: o.activationFn,
-        attentionBias: o.attentionBias,
-        doubleSelfAttention: o.doubleSelfAttention ?? true,
-      }),
-    );
-    this.proj_out = new Linear(vb.pp('proj_out'), innerDim, o.inChannels);
+    super(vb, o, { doubleSelfAttention: o.doubleSelfAttention ?? true });
   }
 
   /**

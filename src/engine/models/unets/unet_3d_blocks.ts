@@ -12,6 +12,7 @@ import type { Context } from '../attention_processor.js';
 import { Downsample2D } from '../downsampling.js';
 import { ResnetBlock2D, TemporalConvLayer } from '../resnet.js';
 import { Transformer2DModel } from '../transformers/transformer_2d.js';
+import type { TransformerLayersOptions } from '../transformers/transformer_layers.js';
 import { TransformerTemporalModel } from '../transformers/transformer_temporal.js';
 import { Upsample2D } from '../upsampling.js';
 
@@ -65,26 +66,91 @@ function tempConv(vb: VarBuilder, channels: number, groups: number): TemporalCon
   return new TemporalConvLayer(vb, channels, channels, groups);
 }
 
-function spatialTransformer(vb: VarBuilder, channels: number, groups: number, a: CrossAttnOptions): Transformer2DModel {
-  return new Transformer2DModel(vb, {
+/** A cross-attention block's transformers at `channels`: width // head size heads of the config's head size. */
+function transformerOptions(channels: number, groups: number, a: CrossAttnOptions): TransformerLayersOptions {
+  return {
     numAttentionHeads: Math.floor(channels / a.numAttentionHeads),
     attentionHeadDim: a.numAttentionHeads,
     inChannels: channels,
     numLayers: 1,
     crossAttentionDim: a.crossAttentionDim,
     normNumGroups: groups,
-  });
+  };
 }
 
-function temporalTransformer(vb: VarBuilder, channels: number, groups: number, a: CrossAttnOptions): TransformerTemporalModel {
-  return new TransformerTemporalModel(vb, {
-    numAttentionHeads: Math.floor(channels / a.numAttentionHeads),
-    attentionHeadDim: a.numAttentionHeads,
-    inChannels: channels,
-    numLayers: 1,
-    crossAttentionDim: a.crossAttentionDim,
-    normNumGroups: groups,
-  });
+/** What every down and up block has: a resnet and a temporal convolution per layer. */
+interface Block3DLayers {
+  readonly path: string;
+  readonly resnets: readonly ResnetBlock2D[];
+  readonly temp_convs: readonly TemporalConvLayer[];
+}
+
+/** The cross-attention blocks' layers: a spatial and a temporal transformer more per layer. */
+interface CrossAttnBlock3DLayers extends Block3DLayers {
+  readonly attentions: readonly Transformer2DModel[];
+  readonly temp_attentions: readonly TransformerTemporalModel[];
+}
+
+function resnetLayers(vb: VarBuilder, o: CommonBlockOptions, inChannels: (i: number) => number): Pick<Block3DLayers, 'resnets' | 'temp_convs'> {
+  const layers = Array.from({ length: o.numLayers }, (_, i) => i);
+  return {
+    resnets: layers.map((i) => resnet(vb.pp('resnets').pp(i), inChannels(i), o)),
+    temp_convs: layers.map((i) => tempConv(vb.pp('temp_convs').pp(i), o.outChannels, o.resnetGroups)),
+  };
+}
+
+function transformerLayers(vb: VarBuilder, o: CommonBlockOptions & CrossAttnOptions): Pick<CrossAttnBlock3DLayers, 'attentions' | 'temp_attentions'> {
+  const layers = Array.from({ length: o.numLayers }, (_, i) => i);
+  return {
+    attentions: layers.map((i) => new Transformer2DModel(vb.pp('attentions').pp(i), transformerOptions(o.outChannels, o.resnetGroups, o))),
+    temp_attentions: layers.map((i) => new TransformerTemporalModel(vb.pp('temp_attentions').pp(i), transformerOptions(o.outChannels, o.resnetGroups, o))),
+  };
+}
+
+/** Layer i of a block: resnet, temporal conv, then the transformers when the block has them. [BF, in, H, W] -> [BF, out, H, W] */
+function blockLayer(ctx: BuildContext, block: Block3DLayers | CrossAttnBlock3DLayers, i: number, hiddenStates: Value, b: BlockContext): Value {
+  let h = block.resnets[i]!.forward(ctx, hiddenStates, b.temb); // [BF, out, H, W]
+  h = block.temp_convs[i]!.forward(ctx, h, b.numFrames); // [BF, out, H, W]
+  if ('attentions' in block) {
+    h = block.attentions[i]!.forward(ctx, h, b.context); // [BF, out, H, W]
+    h = block.temp_attentions[i]!.forward(ctx, h, b.numFrames); // [BF, out, H, W]
+  }
+  return h;
+}
+
+/** A down block's forward: its layers, each output kept as a skip tensor, then the downsampler. */
+function downBlockForward(ctx: BuildContext, block: (Block3DLayers | CrossAttnBlock3DLayers) & { downsamplers?: readonly Downsample2D[] }, hiddenStates: Value, b: BlockContext): DownBlockOutput {
+  const outputStates: Value[] = [];
+  let h = hiddenStates;
+  for (let i = 0; i < block.resnets.length; i++) {
+    h = blockLayer(ctx, block, i, h, b); // [BF, out, H, W]
+    outputStates.push(h);
+  }
+  for (const downsampler of block.downsamplers ?? []) {
+    h = downsampler.forward(ctx, h); // [BF, out, H/2, W/2]
+    outputStates.push(h);
+  }
+  return { hiddenStates: h, outputStates };
+}
+
+/** An up block's forward: each layer on [hidden, popped skip tensor], then the upsampler to `upsampleSize`. */
+function upBlockForward(
+  ctx: BuildContext,
+  block: (Block3DLayers | CrossAttnBlock3DLayers) & { upsamplers?: readonly Upsample2D[] },
+  hiddenStates: Value,
+  resHiddenStates: readonly Value[],
+  b: BlockContext,
+  upsampleSize?: Value,
+): Value {
+  const o = ctx.ops(block.path);
+  const skips = [...resHiddenStates];
+  let h = hiddenStates;
+  for (let i = 0; i < block.resnets.length; i++) {
+    h = o.concat([h, skips.pop()!], 1, `cat_skip${i}`); // [BF, prev + skip, H, W]
+    h = blockLayer(ctx, block, i, h, b); // [BF, out, H, W]
+  }
+  for (const upsampler of block.upsamplers ?? []) h = upsampler.forward(ctx, h, upsampleSize); // [BF, out, H', W']
+  return h;
 }
 
 export class UNetMidBlock3DCrossAttn extends Module {
@@ -100,8 +166,8 @@ export class UNetMidBlock3DCrossAttn extends Module {
     const layers = Array.from({ length: o.numLayers }, (_, i) => i);
     this.resnets = [0, ...layers.map((i) => i + 1)].map((i) => resnet(vb.pp('resnets').pp(i), c, common));
     this.temp_convs = [0, ...layers.map((i) => i + 1)].map((i) => tempConv(vb.pp('temp_convs').pp(i), c, o.resnetGroups));
-    this.attentions = layers.map((i) => spatialTransformer(vb.pp('attentions').pp(i), c, o.resnetGroups, o));
-    this.temp_attentions = layers.map((i) => temporalTransformer(vb.pp('temp_attentions').pp(i), c, o.resnetGroups, o));
+    this.attentions = layers.map((i) => new Transformer2DModel(vb.pp('attentions').pp(i), transformerOptions(c, o.resnetGroups, o)));
+    this.temp_attentions = layers.map((i) => new TransformerTemporalModel(vb.pp('temp_attentions').pp(i), transformerOptions(c, o.resnetGroups, o)));
   }
 
   /** [BF, C, H, W] -> [BF, C, H, W] */
@@ -124,7 +190,7 @@ export interface DownBlockOutput {
   outputStates: Value[];
 }
 
-export class CrossAttnDownBlock3D extends Module {
+export class CrossAttnDownBlock3D extends Module implements CrossAttnBlock3DLayers {
   readonly resnets: readonly ResnetBlock2D[];
   readonly temp_convs: readonly TemporalConvLayer[];
   readonly attentions: readonly Transformer2DModel[];
@@ -133,61 +199,36 @@ export class CrossAttnDownBlock3D extends Module {
 
   constructor(vb: VarBuilder, o: DownBlockOptions & CrossAttnOptions) {
     super(vb);
-    const layers = Array.from({ length: o.numLayers }, (_, i) => i);
-    this.resnets = layers.map((i) => resnet(vb.pp('resnets').pp(i), i === 0 ? o.inChannels : o.outChannels, o));
-    this.temp_convs = layers.map((i) => tempConv(vb.pp('temp_convs').pp(i), o.outChannels, o.resnetGroups));
-    this.attentions = layers.map((i) => spatialTransformer(vb.pp('attentions').pp(i), o.outChannels, o.resnetGroups, o));
-    this.temp_attentions = layers.map((i) => temporalTransformer(vb.pp('temp_attentions').pp(i), o.outChannels, o.resnetGroups, o));
-    this.downsamplers = o.addDownsample ? [new Downsample2D(vb.pp('downsamplers').pp(0), o.outChannels, o.outChannels, o.downsamplePadding)] : undefined;
+    ({ resnets: this.resnets, temp_convs: this.temp_convs } = resnetLayers(vb, o, (i) => (i === 0 ? o.inChannels : o.outChannels)));
+    ({ attentions: this.attentions, temp_attentions: this.temp_attentions } = transformerLayers(vb, o));
+    this.downsamplers = downsamplers(vb, o);
   }
 
   /** [BF, in, H, W] -> [BF, out, H/2, W/2] plus the skip tensors */
   forward(ctx: BuildContext, hiddenStates: Value, b: BlockContext): DownBlockOutput {
-    const outputStates: Value[] = [];
-    let h = hiddenStates;
-    for (let i = 0; i < this.resnets.length; i++) {
-      h = this.resnets[i]!.forward(ctx, h, b.temb); // [BF, out, H, W]
-      h = this.temp_convs[i]!.forward(ctx, h, b.numFrames); // [BF, out, H, W]
-      h = this.attentions[i]!.forward(ctx, h, b.context); // [BF, out, H, W]
-      h = this.temp_attentions[i]!.forward(ctx, h, b.numFrames); // [BF, out, H, W]
-      outputStates.push(h);
-    }
-    for (const downsampler of this.downsamplers ?? []) {
-      h = downsampler.forward(ctx, h); // [BF, out, H/2, W/2]
-      outputStates.push(h);
-    }
-    return { hiddenStates: h, outputStates };
+    return downBlockForward(ctx, this, hiddenStates, b);
   }
 }
 
-export class DownBlock3D extends Module {
+export class DownBlock3D extends Module implements Block3DLayers {
   readonly resnets: readonly ResnetBlock2D[];
   readonly temp_convs: readonly TemporalConvLayer[];
   readonly downsamplers: readonly Downsample2D[] | undefined;
 
   constructor(vb: VarBuilder, o: DownBlockOptions) {
     super(vb);
-    const layers = Array.from({ length: o.numLayers }, (_, i) => i);
-    this.resnets = layers.map((i) => resnet(vb.pp('resnets').pp(i), i === 0 ? o.inChannels : o.outChannels, o));
-    this.temp_convs = layers.map((i) => tempConv(vb.pp('temp_convs').pp(i), o.outChannels, o.resnetGroups));
-    this.downsamplers = o.addDownsample ? [new Downsample2D(vb.pp('downsamplers').pp(0), o.outChannels, o.outChannels, o.downsamplePadding)] : undefined;
+    ({ resnets: this.resnets, temp_convs: this.temp_convs } = resnetLayers(vb, o, (i) => (i === 0 ? o.inChannels : o.outChannels)));
+    this.downsamplers = downsamplers(vb, o);
   }
 
   /** [BF, in, H, W] -> [BF, out, H/2, W/2] plus the skip tensors */
   forward(ctx: BuildContext, hiddenStates: Value, b: BlockContext): DownBlockOutput {
-    const outputStates: Value[] = [];
-    let h = hiddenStates;
-    for (let i = 0; i < this.resnets.length; i++) {
-      h = this.resnets[i]!.forward(ctx, h, b.temb); // [BF, out, H, W]
-      h = this.temp_convs[i]!.forward(ctx, h, b.numFrames); // [BF, out, H, W]
-      outputStates.push(h);
-    }
-    for (const downsampler of this.downsamplers ?? []) {
-      h = downsampler.forward(ctx, h); // [BF, out, H/2, W/2]
-      outputStates.push(h);
-    }
-    return { hiddenStates: h, outputStates };
+    return downBlockForward(ctx, this, hiddenStates, b);
   }
+}
+
+function downsamplers(vb: VarBuilder, o: DownBlockOptions): readonly Downsample2D[] | undefined {
+  return o.addDownsample ? [new Downsample2D(vb.pp('downsamplers').pp(0), o.outChannels, o.outChannels, o.downsamplePadding)] : undefined;
 }
 
 /** Input channels of up-block resnet i: the previous output (or the block below) plus the popped skip tensor. */
@@ -197,7 +238,7 @@ function upResnetInChannels(o: UpBlockOptions, i: number): number {
   return resnetInChannels + resSkipChannels;
 }
 
-export class CrossAttnUpBlock3D extends Module {
+export class CrossAttnUpBlock3D extends Module implements CrossAttnBlock3DLayers {
   readonly resnets: readonly ResnetBlock2D[];
   readonly temp_convs: readonly TemporalConvLayer[];
   readonly attentions: readonly Transformer2DModel[];
@@ -206,12 +247,9 @@ export class CrossAttnUpBlock3D extends Module {
 
   constructor(vb: VarBuilder, o: UpBlockOptions & CrossAttnOptions) {
     super(vb);
-    const layers = Array.from({ length: o.numLayers }, (_, i) => i);
-    this.resnets = layers.map((i) => resnet(vb.pp('resnets').pp(i), upResnetInChannels(o, i), o));
-    this.temp_convs = layers.map((i) => tempConv(vb.pp('temp_convs').pp(i), o.outChannels, o.resnetGroups));
-    this.attentions = layers.map((i) => spatialTransformer(vb.pp('attentions').pp(i), o.outChannels, o.resnetGroups, o));
-    this.temp_attentions = layers.map((i) => temporalTransformer(vb.pp('temp_attentions').pp(i), o.outChannels, o.resnetGroups, o));
-    this.upsamplers = o.addUpsample ? [new Upsample2D(vb.pp('upsamplers').pp(0), o.outChannels, o.outChannels)] : undefined;
+    ({ resnets: this.resnets, temp_convs: this.temp_convs } = resnetLayers(vb, o, (i) => upResnetInChannels(o, i)));
+    ({ attentions: this.attentions, temp_attentions: this.temp_attentions } = transformerLayers(vb, o));
+    this.upsamplers = upsamplers(vb, o);
   }
 
   /**
@@ -219,47 +257,29 @@ export class CrossAttnUpBlock3D extends Module {
    * ([H', W'] int64) when the block has an upsampler.
    */
   forward(ctx: BuildContext, hiddenStates: Value, resHiddenStates: readonly Value[], b: BlockContext, upsampleSize?: Value): Value {
-    const o = ctx.ops(this.path);
-    const skips = [...resHiddenStates];
-    let h = hiddenStates;
-    for (let i = 0; i < this.resnets.length; i++) {
-      h = o.concat([h, skips.pop()!], 1, `cat_skip${i}`); // [BF, prev + skip, H, W]
-      h = this.resnets[i]!.forward(ctx, h, b.temb); // [BF, out, H, W]
-      h = this.temp_convs[i]!.forward(ctx, h, b.numFrames); // [BF, out, H, W]
-      h = this.attentions[i]!.forward(ctx, h, b.context); // [BF, out, H, W]
-      h = this.temp_attentions[i]!.forward(ctx, h, b.numFrames); // [BF, out, H, W]
-    }
-    for (const upsampler of this.upsamplers ?? []) h = upsampler.forward(ctx, h, upsampleSize); // [BF, out, H', W']
-    return h;
+    return upBlockForward(ctx, this, hiddenStates, resHiddenStates, b, upsampleSize);
   }
 }
 
-export class UpBlock3D extends Module {
+export class UpBlock3D extends Module implements Block3DLayers {
   readonly resnets: readonly ResnetBlock2D[];
   readonly temp_convs: readonly TemporalConvLayer[];
   readonly upsamplers: readonly Upsample2D[] | undefined;
 
   constructor(vb: VarBuilder, o: UpBlockOptions) {
     super(vb);
-    const layers = Array.from({ length: o.numLayers }, (_, i) => i);
-    this.resnets = layers.map((i) => resnet(vb.pp('resnets').pp(i), upResnetInChannels(o, i), o));
-    this.temp_convs = layers.map((i) => tempConv(vb.pp('temp_convs').pp(i), o.outChannels, o.resnetGroups));
-    this.upsamplers = o.addUpsample ? [new Upsample2D(vb.pp('upsamplers').pp(0), o.outChannels, o.outChannels)] : undefined;
+    ({ resnets: this.resnets, temp_convs: this.temp_convs } = resnetLayers(vb, o, (i) => upResnetInChannels(o, i)));
+    this.upsamplers = upsamplers(vb, o);
   }
 
   /** As CrossAttnUpBlock3D.forward, without attention. */
   forward(ctx: BuildContext, hiddenStates: Value, resHiddenStates: readonly Value[], b: BlockContext, upsampleSize?: Value): Value {
-    const o = ctx.ops(this.path);
-    const skips = [...resHiddenStates];
-    let h = hiddenStates;
-    for (let i = 0; i < this.resnets.length; i++) {
-      h = o.concat([h, skips.pop()!], 1, `cat_skip${i}`); // [BF, prev + skip, H, W]
-      h = this.resnets[i]!.forward(ctx, h, b.temb); // [BF, out, H, W]
-      h = this.temp_convs[i]!.forward(ctx, h, b.numFrames); // [BF, out, H, W]
-    }
-    for (const upsampler of this.upsamplers ?? []) h = upsampler.forward(ctx, h, upsampleSize); // [BF, out, H', W']
-    return h;
+    return upBlockForward(ctx, this, hiddenStates, resHiddenStates, b, upsampleSize);
   }
+}
+
+function upsamplers(vb: VarBuilder, o: UpBlockOptions): readonly Upsample2D[] | undefined {
+  return o.addUpsample ? [new Upsample2D(vb.pp('upsamplers').pp(0), o.outChannels, o.outChannels)] : undefined;
 }
 
 export type DownBlock = CrossAttnDownBlock3D | DownBlock3D;

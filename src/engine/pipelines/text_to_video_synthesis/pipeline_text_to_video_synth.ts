@@ -463,21 +463,20 @@ export class TextToVideoSDPipeline {
 /** (1, C, F, h, w) -> (F, C, h, w): diffusers' `latents.permute(0, 2, 1, 3, 4).reshape(bsz * frames, ...)`. */
 export function foldFrames(x: Float32Array, shape: readonly [number, number, number, number, number]): Float32Array {
   const [, channels, frames, h, w] = shape;
-  const plane = h * w;
-  const out = new Float32Array(x.length);
-  for (let c = 0; c < channels; c++) {
-    for (let f = 0; f < frames; f++) out.set(x.subarray((c * frames + f) * plane, (c * frames + f + 1) * plane), (f * channels + c) * plane);
-  }
-  return out;
+  return swapPlaneAxes(x, channels, frames, h * w);
 }
 
 /** (F, C, h, w) -> (1, C, F, h, w), the inverse of foldFrames. */
 export function unfoldFrames(x: Float32Array, shape: readonly [number, number, number, number, number]): Float32Array {
   const [, channels, frames, h, w] = shape;
-  const plane = h * w;
+  return swapPlaneAxes(x, frames, channels, h * w);
+}
+
+/** (a, b, plane) -> (b, a, plane), one plane copy at a time. */
+function swapPlaneAxes(x: Float32Array, a: number, b: number, plane: number): Float32Array {
   const out = new Float32Array(x.length);
-  for (let f = 0; f < frames; f++) {
-    for (let c = 0; c < channels; c++) out.set(x.subarray((f * channels + c) * plane, (f * channels + c + 1) * plane), (c * frames + f) * plane);
+  for (let i = 0; i < a; i++) {
+    for (let j = 0; j < b; j++) out.set(x.subarray((i * b + j) * plane, (i * b + j + 1) * plane), (j * a + i) * plane);
   }
   return out;
 }
