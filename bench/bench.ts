@@ -46,7 +46,8 @@ const WORK = { prompt: 'a panda playing guitar on a boat', numFrames: 16, width:
 /** MatMul probe runs before and after the videos. */
 const MATMUL_RUNS = 15;
 /** `--unet-only` defaults: the UNet call of the whole bench. */
-const UNET_ONLY = { config: join(CONFIG_DIR, 'unet', 'config.json'), batch: 2, frames: 16, size: 32 };
+const UNET_ONLY = { config: join(CONFIG_DIR, 'unet', 'config.json'), batch: '2', frames: '16', size: '32', runs: '5', dtype: 'float32' };
+const UNET_ONLY_OPTIONS = ['config', 'batch', 'frames', 'size', 'runs', 'dtype', 'gflop'] as const;
 
 function usage(message: string): never {
   console.error(`bench: ${message}`);
@@ -64,12 +65,13 @@ function parse() {
         'no-arena': { type: 'boolean', default: false },
         'mem-pattern': { type: 'boolean', default: false },
         'unet-only': { type: 'boolean', default: false },
-        config: { type: 'string', default: UNET_ONLY.config },
-        batch: { type: 'string', default: String(UNET_ONLY.batch) },
-        frames: { type: 'string', default: String(UNET_ONLY.frames) },
-        size: { type: 'string', default: String(UNET_ONLY.size) },
-        runs: { type: 'string', default: '5' },
-        dtype: { type: 'string', default: 'float32' },
+        // Defaults in UNET_ONLY: given without --unet-only they are refused, not ignored.
+        config: { type: 'string' },
+        batch: { type: 'string' },
+        frames: { type: 'string' },
+        size: { type: 'string' },
+        runs: { type: 'string' },
+        dtype: { type: 'string' },
         gflop: { type: 'string' },
         phase: { type: 'string' },
       },
@@ -79,16 +81,24 @@ function parse() {
   }
 }
 const args = parse();
+if (!args['unet-only']) {
+  const misplaced = UNET_ONLY_OPTIONS.filter((name) => args[name] !== undefined);
+  if (misplaced.length > 0) usage(`${misplaced.map((name) => `--${name}`).join(', ')} go with --unet-only`);
+}
+
+/** An --unet-only option's value, or its default. */
+const unetOption = (name: keyof typeof UNET_ONLY): string => args[name] ?? UNET_ONLY[name];
 
 /** A whole number of at least 1 from option `name`. */
-function count(name: 'threads' | 'videos' | 'batch' | 'frames' | 'size' | 'runs'): number {
-  const value = Number(args[name]);
-  if (!(Number.isInteger(value) && value >= 1)) usage(`--${name} must be a whole number of at least 1 (got ${args[name]})`);
+function count(name: string, raw: string): number {
+  const value = Number(raw);
+  if (!(Number.isInteger(value) && value >= 1)) usage(`--${name} must be a whole number of at least 1 (got ${raw})`);
   return value;
 }
-const threads = count('threads');
-const videos = count('videos');
-if (args.dtype !== 'float32' && args.dtype !== 'float16') usage(`--dtype must be float32 or float16 (got ${args.dtype})`);
+const threads = count('threads', args.threads);
+const videos = count('videos', args.videos);
+const dtype = unetOption('dtype');
+if (dtype !== 'float32' && dtype !== 'float16') usage(`--dtype must be float32 or float16 (got ${dtype})`);
 const gflop = args.gflop === undefined ? undefined : Number(args.gflop);
 if (gflop !== undefined && !(gflop > 0)) usage(`--gflop must be a positive number (got ${args.gflop})`);
 const sessionOptions: SessionOptions = {
@@ -218,17 +228,18 @@ function child<T>(phase: string): Promise<T> {
 
 /** `--unet-only`: UNet calls alone in this process (bench/unet.ts). */
 async function unetOnly(): Promise<void> {
-  const [batch, frames, size, runs] = [count('batch'), count('frames'), count('size'), count('runs')];
-  const isBenchWork = resolve(args.config) === resolve(UNET_ONLY.config) && batch === UNET_ONLY.batch && frames === UNET_ONLY.frames && size === UNET_ONLY.size;
-  const config = await readModelConfig(UNet3DConditionConfigSchema, args.config).catch((error: unknown) => usage((error as Error).message));
+  const [batch, frames, size, runs] = (['batch', 'frames', 'size', 'runs'] as const).map((name) => count(name, unetOption(name))) as [number, number, number, number];
+  const configPath = unetOption('config');
+  const isBenchWork = resolve(configPath) === resolve(UNET_ONLY.config) && [batch, frames, size].join() === [UNET_ONLY.batch, UNET_ONLY.frames, UNET_ONLY.size].join();
+  const config = await readModelConfig(UNet3DConditionConfigSchema, configPath).catch((error: unknown) => usage((error as Error).message));
   const report = await benchUnet({
     config,
-    configPath: args.config,
+    configPath,
     batch,
     frames,
     size,
     runs,
-    dtype: args.dtype as FloatType,
+    dtype: dtype as FloatType,
     profile: args.profile,
     gflop: gflop ?? (isBenchWork ? UNET_GFLOP : null),
     sessionOptions,

@@ -61,6 +61,7 @@ test('bad bench options exit 2 naming the option', async () => {
     [['--unet-only', '--gflop', 'lots'], /--gflop must be a positive number/],
     [['--unet-only', '--config', 'no/such/config.json'], /no\/such\/config\.json: cannot read config/],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
+    [['--batch', '4', '--profile'], /--batch go with --unet-only/],
   ] as const) {
     const run = await bench([...args]);
     assert.equal(run.code, 2, args.join(' '));
