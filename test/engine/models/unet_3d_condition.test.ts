@@ -2,16 +2,15 @@
 // case its cases.json lists, with its own config.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readComponentConfig } from '../../../src/engine/models/model_graphs.js';
+import { findWeightFiles, readComponentConfig } from '../../../src/engine/models/model_graphs.js';
 import { UNet3DConditionModel } from '../../../src/engine/models/unets/unet_3d_condition.js';
 import { BuildContext } from '../../../src/engine/nn/module.js';
 import { GraphBuilder } from '../../../src/engine/onnx/graph_builder.js';
 import { SafetensorsFile } from '../../../src/engine/weights/safetensors.js';
 import { SafetensorsWeights, VarBuilder } from '../../../src/engine/weights/var_builder.js';
-import { assertGoldenCases, GOLDENS_DIR, goldensPath, readPipelineCases } from '../goldens.js';
+import { assertGoldenCases, GOLDENS_DIR, readPipelineCases } from '../goldens.js';
 import { f32, i64, maxAbsDiff, runGraph } from '../graph-helpers.js';
 
-const WEIGHTS = goldensPath('unet', 'diffusion_pytorch_model.safetensors');
 const config = await readComponentConfig(GOLDENS_DIR, 'unet');
 
 for (const dtype of ['float32', 'float16'] as const) {
@@ -23,7 +22,7 @@ test('UNet3DConditionModel.forward composes inside a larger graph (classifier-fr
   // as a whole-step graph would; checked against each guided pipeline golden's first UNet call.
   const guided = (await readPipelineCases()).filter((c) => c.guidance_scale > 1);
   if (guided.length === 0) return void t.skip('no pipeline case uses classifier-free guidance');
-  const weights = await SafetensorsWeights.open([WEIGHTS]);
+  const weights = await SafetensorsWeights.open(await findWeightFiles(GOLDENS_DIR, 'unet', 'float32'));
   try {
     for (const c of guided) {
       const golden = await SafetensorsFile.open(c.path);
