@@ -87,7 +87,7 @@ export function busiestUsersChart(users: BusyUser[], days: number): Html {
   <svg viewBox="0 0 ${WIDTH} ${height}" role="img" aria-label="${title}">${rows}</svg>
   ${legend()}
   <details><summary>Numbers</summary>
-    <table class="compact"><thead><tr><th>User</th><th>Platform</th><th>Videos</th><th>GPU-seconds</th></tr></thead>
+    <table class="compact"><thead><tr><th>User</th><th>Platform</th><th>Videos</th><th><abbr title="GPU-seconds">GPU s</abbr></th></tr></thead>
     <tbody>${users.map((u) => html`<tr><td><a href="${userHref(u)}">${userName(u)}</a></td><td>${u.platform}</td><td>${u.videos}</td><td>${formatNumber(u.gpuSeconds, 1)}</td></tr>`)}</tbody></table>
   </details>
 </figure>`;
