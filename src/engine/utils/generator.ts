@@ -9,31 +9,19 @@ const TWO_POW_53 = 2 ** 53;
 
 export class Generator {
   private engine: MT19937;
-  private seed: number;
   /** Second value of the last scalar Box-Muller pair (torch's next_double_normal_sample). */
   private nextDoubleNormalSample: number | null = null;
 
   constructor(seed = 67280421310721) {
     // Default: torch's default CPU seed (c10::detail::default_rng_seed_val).
-    this.seed = Generator.checkSeed(seed);
-    this.engine = new MT19937(lowBits32(this.seed));
+    this.engine = new MT19937(lowBits32(Generator.checkSeed(seed)));
   }
 
   /** Re-seeds in place and returns this, like `torch.Generator().manual_seed(seed)`. */
   manualSeed(seed: number): this {
-    this.seed = Generator.checkSeed(seed);
-    this.engine = new MT19937(lowBits32(this.seed));
+    this.engine = new MT19937(lowBits32(Generator.checkSeed(seed)));
     this.nextDoubleNormalSample = null;
     return this;
-  }
-
-  initialSeed(): number {
-    return this.seed;
-  }
-
-  /** Next raw 32-bit output (torch `random()`). */
-  random(): number {
-    return this.engine.nextUint32();
   }
 
   /** Uniform float32 in [0, 1) from the low 24 bits of one draw (at::uniform_real_distribution<float>). */
