@@ -169,7 +169,7 @@ export class DDIMScheduler implements Scheduler {
     }
 
     // 5. σ_t(η), formula (16)
-    const variance = this.getVariance(timestep, prevTimestep);
+    const variance = ddimVariance(alphaProdT, alphaProdTPrev, betaProdT);
     const stdDevT = f32(f32(eta) * f32(Math.sqrt(variance)));
 
     if (useClippedModelOutput) {
@@ -191,14 +191,6 @@ export class DDIMScheduler implements Scheduler {
       for (let i = 0; i < n; i++) prevSample[i] = f32((prevSample[i] as number) + f32(stdDevT * (noise[i] as number)));
     }
     return { prevSample, predOriginalSample };
-  }
-
-  private getVariance(timestep: number, prevTimestep: number): number {
-    const alphaProdT = this.alphasCumprod[timestep] as number;
-    const alphaProdTPrev = prevTimestep >= 0 ? (this.alphasCumprod[prevTimestep] as number) : this.finalAlphaCumprod;
-    const betaProdT = f32(1 - alphaProdT);
-    const betaProdTPrev = f32(1 - alphaProdTPrev);
-    return f32(f32(betaProdTPrev / betaProdT) * f32(1 - f32(alphaProdT / alphaProdTPrev)));
   }
 
   private varianceNoise(n: number, generator: SchedulerStepOptions['generator'], given: Float32Array | undefined): Float32Array {
@@ -232,6 +224,12 @@ export class DDIMScheduler implements Scheduler {
     }
     return out;
   }
+}
+
+/** σ_t² / η², diffusers' `DDIMScheduler._get_variance`, from the ᾱ values `step` already looked up. */
+function ddimVariance(alphaProdT: number, alphaProdTPrev: number, betaProdT: number): number {
+  const betaProdTPrev = f32(1 - alphaProdTPrev);
+  return f32(f32(betaProdTPrev / betaProdT) * f32(1 - f32(alphaProdT / alphaProdTPrev)));
 }
 
 /** Betas of the configured schedule, as torch float32 tensors. */
