@@ -258,6 +258,24 @@ describe('dashboard over HTTP', () => {
     assert.match(bad.body, /maxQueued must be a whole number from 1 to 10000/);
   });
 
+  test("the inline player's files: Range, a private 5-minute cache; once deleted, a 404 that is not cached", async () => {
+    const admin = new AdminClient(t.running.app, '10.0.3.5');
+    await admin.signIn();
+    const { job } = await t.service.submit({ requester: { platform: 'discord', platformUserId: 'grace' }, options: { prompt: 'a red kite' }, reply: { platform: 'discord', channelId: 'c' } });
+    await t.events.waitFor(jobEvent('succeeded', job.id));
+    const video = await admin.request('GET', `/admin/jobs/${job.id}/video`, { accept: '*/*' });
+    assert.equal(video.statusCode, 200);
+    assert.equal(video.headers['content-type'], 'video/mp4');
+    assert.equal(video.headers['cache-control'], 'private, max-age=300');
+    const part = await admin.request('GET', `/admin/jobs/${job.id}/video`, { accept: '*/*', headers: { range: 'bytes=0-2' } });
+    assert.deepEqual([part.statusCode, part.headers['cache-control']], [206, 'private, max-age=300']);
+    const poster = await admin.request('GET', `/admin/jobs/${job.id}/poster`, { accept: '*/*' });
+    assert.deepEqual([poster.statusCode, poster.headers['content-type']], [200, 'image/png']);
+    assert.equal((await admin.post(`/admin/history/${job.id}/delete-video`)).statusCode, 303);
+    const gone = await admin.request('GET', `/admin/jobs/${job.id}/video`, { accept: '*/*' });
+    assert.deepEqual([gone.statusCode, gone.headers['cache-control']], [404, 'no-store']);
+  });
+
   test('queue actions: promote refuses a running job, cancel refuses a finished one, delete refuses an unfinished one (409)', async () => {
     const admin = new AdminClient(t.running.app, '10.0.4.1');
     await admin.signIn();
@@ -335,9 +353,12 @@ describe('dashboard live updates over a real connection', { timeout: 30_000 }, (
       assert.match(received, /event: queue\ndata: \{"type":"queued"/);
       assert.doesNotMatch(received, /secret prompt text/, 'events carry ids and numbers, never prompts');
       await t.stop();
-      const { done } = await reader.read().then(async function drain(result): Promise<{ done: boolean }> {
-        return result.done ? result : reader.read().then(drain);
+      const drained = reader.read().then(async function drain(result): Promise<boolean> {
+        return result.done || reader.read().then(drain);
       });
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 5_000)));
+      const done = await Promise.race([drained, timedOut]).finally(() => clearTimeout(timer));
       assert.equal(done, true, 'the stream was ended by the shutdown');
     } finally {
       await t.destroy();

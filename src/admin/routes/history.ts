@@ -1,9 +1,9 @@
-import { basename, dirname } from 'node:path';
-import send from '@fastify/send';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { streamJobMedia } from '../../bots/http/media.js';
 import { ErrorCode } from '../../core/errors.js';
 import { JOB_STATUSES, PLATFORMS } from '../../core/jobs.js';
+import type { MediaKind } from '../../core/media-links.js';
 import { videoBotError } from '../../core/messages.js';
 import { deleteJobOutput } from '../../queue/job-outputs.js';
 import { DASHBOARD_ACTOR, pageFrame, redirectWithFlash, refererPage, sendHtml, type AdminContext } from '../context.js';
@@ -49,19 +49,9 @@ export async function historyRoutes(app: FastifyInstance, { ctx }: { ctx: AdminC
   });
 
   /** The job's files for the inline player, behind the dashboard session (the /api/v1 URLs need the bearer token). */
-  const sendMedia = async (request: FastifyRequest, reply: FastifyReply, which: 'video' | 'poster') => {
+  const sendMedia = async (request: FastifyRequest, reply: FastifyReply, kind: MediaKind) => {
     const job = await ctx.service.getJob(parseFields(jobParams, request.params).id);
-    const path = which === 'video' ? job.output?.mediaPath : job.output?.posterPath;
-    if (path === undefined || path === null) throw videoBotError(ErrorCode.NotFound, { entity: 'video', id: job.id });
-    // Root + base name: send() refuses anything that would leave the job's folder. Ranges let the player seek.
-    const result = await send(request.raw, basename(path), { root: dirname(path), acceptRanges: true, cacheControl: false, dotfiles: 'deny' });
-    if (result.type !== 'file') throw videoBotError(ErrorCode.NotFound, { entity: 'video', id: job.id });
-    return reply
-      .code(result.statusCode)
-      .headers(result.headers)
-      .header('content-type', which === 'video' ? job.output!.mediaType : 'image/png')
-      .header('cache-control', 'private, max-age=300')
-      .send(result.stream);
+    return streamJobMedia(request, reply, job, kind, { 'cache-control': 'private, max-age=300' });
   };
   app.get('/jobs/:id/video', (request, reply) => sendMedia(request, reply, 'video'));
   app.get('/jobs/:id/poster', (request, reply) => sendMedia(request, reply, 'poster'));

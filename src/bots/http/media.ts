@@ -1,7 +1,7 @@
 // A job's files over HTTP, for two audiences: the API (`/api/v1/jobs/:id/video|poster`, admin token) and signed
 // links (`/media/:jobId/:kind?exp=&sig=`, no token; see core/media-links.ts), which is what chat users open when a
-// video could not be uploaded. Both stream through sendJobMedia: Range requests (players seek), 404 once retention
-// removed the file.
+// video could not be uploaded. Both stream through sendJobMedia, and the dashboard's player through streamJobMedia:
+// Range requests (players seek), 404 once retention removed the file.
 import { basename, dirname } from 'node:path';
 import send from '@fastify/send';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -11,9 +11,23 @@ import { MEDIA_KINDS, MEDIA_PATH, type MediaKind } from '../../core/media-links.
 import { videoBotError } from '../../core/messages.js';
 import type { VideoService } from '../../core/service.js';
 
-/** Streams the job's video (MP4, or PNG for one frame) or poster, honouring Range. */
+/** Streams the job's video (MP4, or PNG for one frame) or poster, honouring Range; only a finished video is served. */
 export async function sendJobMedia(request: FastifyRequest, reply: FastifyReply, job: Job, kind: MediaKind): Promise<FastifyReply> {
   if (job.status !== 'succeeded') throw videoBotError(ErrorCode.InvalidState, { jobId: job.id, status: job.status, action: 'video' });
+  return streamJobMedia(request, reply, job, kind);
+}
+
+/**
+ * Streams whatever file the job has, whatever its status (the dashboard's player). `headers` go on the file
+ * response only: a refusal (404) must not carry, say, a cache lifetime meant for the file.
+ */
+export async function streamJobMedia(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  job: Job,
+  kind: MediaKind,
+  headers: Record<string, string> = {},
+): Promise<FastifyReply> {
   const path = kind === 'video' ? job.output?.mediaPath : job.output?.posterPath;
   if (path === undefined || path === null) throw videoBotError(ErrorCode.NotFound, { entity: 'video', id: job.id });
   // Root + base name: send() refuses anything that would leave the job's folder.
@@ -23,7 +37,7 @@ export async function sendJobMedia(request: FastifyRequest, reply: FastifyReply,
     throw videoBotError(ErrorCode.NotFound, { entity: 'video', id: job.id });
   }
   const contentType = kind === 'video' ? job.output!.mediaType : 'image/png';
-  return reply.code(result.statusCode).headers(result.headers).header('content-type', contentType).send(result.stream);
+  return reply.code(result.statusCode).headers(result.headers).header('content-type', contentType).headers(headers).send(result.stream);
 }
 
 export interface MediaLinkRoutesOptions {
