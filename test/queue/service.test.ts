@@ -153,7 +153,7 @@ for (const provider of PROVIDERS) {
         assert.equal((await service.quotaStatus(alice)).used.videos, 2);
         const cancelled = await service.cancel(job.id, asActor(alice));
         assert.equal(cancelled.status, 'cancelled');
-        assert.equal((await events.waitFor(jobEvent('cancelled', job.id))).type, 'cancelled');
+        await events.waitFor(jobEvent('cancelled', job.id));
         assert.equal((await service.quotaStatus(alice)).used.videos, 1);
         assert.deepEqual(queuedPrompts(service), ['to keep']);
         (renderer as TestRenderer).ready = true;
@@ -291,12 +291,14 @@ for (const provider of PROVIDERS) {
         const running = await service.submit(request(alice, 'running'));
         const waiting = await service.submit(request(bob, 'waiting'));
         await events.waitFor(jobEvent('started', running.job.id));
+        // Health checks and metrics count without ordering the queue; the counts are the snapshot's list lengths.
+        const snapshot = service.listQueue();
+        assert.deepEqual(service.queueCounts(), { queued: snapshot.queued.length, running: snapshot.running.length });
+        assert.deepEqual((await service.health()).queue, { queued: 1, running: 1 });
         const replayed: string[] = [];
         const unsubscribe = service.subscribe((e) => void (e.type !== 'engine' && replayed.push(`${e.type}:${e.job.params.prompt}:${'replay' in e ? String(e.replay) : ''}`)), { replay: true });
         await new Promise((resolve) => setImmediate(resolve));
         assert.deepEqual(replayed.slice(0, 2), ['started:running:true', 'queued:waiting:true']);
-        const replayedQueued = replayed[1];
-        assert.ok(replayedQueued);
         unsubscribe();
         (renderer as TestRenderer).release();
         await events.waitFor(jobEvent('succeeded', waiting.job.id));
