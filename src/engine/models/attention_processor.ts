@@ -1,7 +1,7 @@
 // Mirrors diffusers src/diffusers/models/attention_processor.py (diffusers==0.26.3): `Attention` with
 // `AttnProcessor2_0` (the default processor with PyTorch 2) for the features the UNet3D and the VAE use.
 // Tokens are 2-D [rows, channels] (see nn/linear.ts); `AttentionInputs` says how rows form sequences.
-import { scaledDotProductAttention } from '../nn/attention.js';
+import { attendRows, type QKVProjections } from '../nn/attention.js';
 import { Linear } from '../nn/linear.js';
 import { type BuildContext, Module } from '../nn/module.js';
 import { GroupNorm } from '../nn/normalization.js';
@@ -58,7 +58,6 @@ export class Attention extends Module {
   readonly group_norm: GroupNorm | undefined;
   readonly heads: number;
   readonly scale: number;
-  private readonly innerDim: number;
   private readonly residualConnection: boolean;
   private readonly rescaleOutputFactor: number;
 
@@ -67,30 +66,26 @@ export class Attention extends Module {
     const heads = o.heads ?? 8;
     const dimHead = o.dimHead ?? 64;
     this.heads = heads;
-    this.innerDim = heads * dimHead;
+    const innerDim = heads * dimHead;
     this.scale = dimHead ** -0.5;
     this.residualConnection = o.residualConnection ?? false;
     this.rescaleOutputFactor = o.rescaleOutputFactor ?? 1;
     this.group_norm = o.normNumGroups === undefined ? undefined : new GroupNorm(vb.pp('group_norm'), o.normNumGroups, o.queryDim, o.eps ?? 1e-5);
     const kvDim = o.crossAttentionDim ?? o.queryDim;
     const bias = o.bias ?? false;
-    this.to_q = new Linear(vb.pp('to_q'), o.queryDim, this.innerDim, bias);
-    this.to_k = new Linear(vb.pp('to_k'), kvDim, this.innerDim, bias);
-    this.to_v = new Linear(vb.pp('to_v'), kvDim, this.innerDim, bias);
-    this.to_out = [new Linear(vb.pp('to_out').pp(0), this.innerDim, o.queryDim, o.outBias ?? true)];
+    this.to_q = new Linear(vb.pp('to_q'), o.queryDim, innerDim, bias);
+    this.to_k = new Linear(vb.pp('to_k'), kvDim, innerDim, bias);
+    this.to_v = new Linear(vb.pp('to_v'), kvDim, innerDim, bias);
+    this.to_out = [new Linear(vb.pp('to_out').pp(0), innerDim, o.queryDim, o.outBias ?? true)];
   }
 
   /** Token input: [T, queryDim] -> [T, queryDim]. */
   forward(ctx: BuildContext, hiddenStates: Value, inputs: AttentionInputs): Value {
     if (this.group_norm) throw new Error(`${this.path}: group_norm is only supported on spatial input (forwardSpatial)`);
     const o = ctx.ops(this.path);
-    const inner = this.innerDim;
     const kvRows = inputs.context?.tokens ?? hiddenStates; // [Tk, D]
-    const qSeq = inputs.context?.sequences ?? inputs.sequences;
-    const q = o.reshape(this.to_q.forward(ctx, hiddenStates), [...qSeq, inner], 'q_sequences'); // [N, S, inner]
-    const k = o.reshape(this.to_k.forward(ctx, kvRows), [...qSeq, inner], 'k_sequences'); // [N, L, inner]
-    const v = o.reshape(this.to_v.forward(ctx, kvRows), [...qSeq, inner], 'v_sequences'); // [N, L, inner]
-    const a = o.reshape(scaledDotProductAttention(o, q, k, v, this.heads, this.scale), [-1, inner], 'rows'); // [T, inner]
+    const sequences = inputs.context?.sequences ?? inputs.sequences;
+    const a = attendRows(ctx, o, this.qkv(), hiddenStates, kvRows, { sequences, heads: this.heads, scale: this.scale }); // [T, inner]
     let h = this.to_out[0].forward(ctx, a); // [T, C]
     if (this.residualConnection) h = o.add(h, hiddenStates); // [T, C]
     if (this.rescaleOutputFactor !== 1) h = o.div(h, o.scalar(this.rescaleOutputFactor, ctx.dtype)); // [T, C]
@@ -104,18 +99,18 @@ export class Attention extends Module {
   forwardSpatial(ctx: BuildContext, x: Value): Value {
     const o = ctx.ops(this.path);
     const C = this.to_q.inFeatures;
-    const inner = this.innerDim;
     const n = o.dim(x, 0, 'batch'); // [1] = N
     const normed = this.group_norm ? this.group_norm.forward(ctx, x) : x; // [N, C, H, W]
     const rows = o.reshape(o.transpose(o.reshape(normed, [0, C, -1]), [0, 2, 1], 'to_tokens'), [-1, C], 'rows_in'); // [N*HW, C]
-    const q = o.reshape(this.to_q.forward(ctx, rows), [n, -1, inner], 'q_sequences'); // [N, HW, inner]
-    const k = o.reshape(this.to_k.forward(ctx, rows), [n, -1, inner], 'k_sequences'); // [N, HW, inner]
-    const v = o.reshape(this.to_v.forward(ctx, rows), [n, -1, inner], 'v_sequences'); // [N, HW, inner]
-    const a = o.reshape(scaledDotProductAttention(o, q, k, v, this.heads, this.scale), [-1, inner], 'rows'); // [N*HW, inner]
+    const a = attendRows(ctx, o, this.qkv(), rows, rows, { sequences: [n, -1], heads: this.heads, scale: this.scale }); // [N*HW, inner]
     const out = o.reshape(this.to_out[0].forward(ctx, a), [n, -1, C], 'tokens'); // [N, HW, C]
     let h = o.reshape(o.transpose(out, [0, 2, 1], 'to_spatial'), o.shape(x)); // [N, C, H, W]
     if (this.residualConnection) h = o.add(h, x); // [N, C, H, W]
     if (this.rescaleOutputFactor !== 1) h = o.div(h, o.scalar(this.rescaleOutputFactor, ctx.dtype)); // [N, C, H, W]
     return h;
+  }
+
+  private qkv(): QKVProjections {
+    return { q: this.to_q, k: this.to_k, v: this.to_v };
   }
 }

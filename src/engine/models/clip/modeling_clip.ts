@@ -3,7 +3,7 @@
 // `buildTextEncoderGraph`.
 import { z } from 'zod';
 import { activation } from '../../nn/activation.js';
-import { scaledDotProductAttention } from '../../nn/attention.js';
+import { attendRows } from '../../nn/attention.js';
 import { Embedding } from '../../nn/embedding.js';
 import { Linear } from '../../nn/linear.js';
 import { BuildContext, type FloatType, Module } from '../../nn/module.js';
@@ -80,12 +80,8 @@ export class CLIPAttention extends Module {
 
   /** Rows [N*S, D] of N sequences -> [N*S, D]; `causalMask` [1, 1, S, S] is added to the scores. */
   forward(ctx: BuildContext, hiddenStates: Value, batch: Value, causalMask: Value): Value {
-    const o = ctx.ops(this.path);
-    const d = this.q_proj.outFeatures;
-    const q = o.reshape(this.q_proj.forward(ctx, hiddenStates), [batch, -1, d], 'q_sequences'); // [N, S, D]
-    const k = o.reshape(this.k_proj.forward(ctx, hiddenStates), [batch, -1, d], 'k_sequences'); // [N, S, D]
-    const v = o.reshape(this.v_proj.forward(ctx, hiddenStates), [batch, -1, d], 'v_sequences'); // [N, S, D]
-    const a = o.reshape(scaledDotProductAttention(o, q, k, v, this.numHeads, this.scale, causalMask), [-1, d], 'rows'); // [N*S, D]
+    const proj = { q: this.q_proj, k: this.k_proj, v: this.v_proj };
+    const a = attendRows(ctx, ctx.ops(this.path), proj, hiddenStates, hiddenStates, { sequences: [batch, -1], heads: this.numHeads, scale: this.scale, bias: causalMask }); // [N*S, D]
     return this.out_proj.forward(ctx, a); // [N*S, D]
   }
 }
