@@ -39,9 +39,9 @@ export async function userRoutes(app: FastifyInstance, { ctx }: { ctx: AdminCont
   /** The user must exist: the dashboard edits people who have used the bot, not typos in a URL. */
   async function knownUser(request: FastifyRequest) {
     const ref = userRef(request);
-    const status = await ctx.service.quotaStatus(ref);
-    if (!status.user.known) throw videoBotError(ErrorCode.NotFound, { entity: 'user', id: `${ref.platform}:${ref.platformUserId}` });
-    return { ref, status };
+    const record = await ctx.store.findUser(ref.platform, ref.platformUserId);
+    if (record === null) throw videoBotError(ErrorCode.NotFound, { entity: 'user', id: `${ref.platform}:${ref.platformUserId}` });
+    return { ref, record };
   }
 
   app.get('/users', async (request, reply) => {
@@ -52,17 +52,17 @@ export async function userRoutes(app: FastifyInstance, { ctx }: { ctx: AdminCont
   });
 
   app.get('/users/:platform/:id', async (request, reply) => {
-    const { status } = await knownUser(request);
+    const { ref, record } = await knownUser(request);
+    const status = await ctx.service.quotaStatus(ref);
     const { workspaceId, platform } = status.user;
-    const [usage, recent, record, workspace] = await Promise.all([
+    const [usage, recent, workspace] = await Promise.all([
       ctx.stats.usageByUser([status.userId], USAGE_DAYS, ctx.now()),
       ctx.service.listJobs({ userId: status.userId, limit: RECENT_JOBS }),
-      ctx.store.findUser(platform, status.user.platformUserId),
       workspaceId === undefined ? { videosPerDay: null, gpuSecondsPerDay: null, maxQueued: null } : ctx.service.getWorkspaceQuota(platform, workspaceId),
     ]);
     return sendHtml(
       reply,
-      userDetailPage({ frame: pageFrame(request, reply), status, workspace, displayName: record?.displayName ?? null, usage: usage.get(status.userId)!, days: USAGE_DAYS, recent }),
+      userDetailPage({ frame: pageFrame(request, reply), status, workspace, displayName: record.displayName, usage: usage.get(status.userId)!, days: USAGE_DAYS, recent }),
     );
   });
 
