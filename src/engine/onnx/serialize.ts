@@ -79,40 +79,33 @@ export async function writeModel(graph: GraphBuilder, modelPath: string, options
     options.onProgress?.(done, weightBytes);
   };
 
-  if (external) {
-    const file = await open(dataPath, 'w');
-    try {
-      let offset = 0;
-      for (const init of inits) {
-        const size = byteSize(init);
-        const base: TensorProto = { name: init.name, dims: [...init.dims], data_type: ONNX_DATA_TYPE[init.dtype] };
-        if (size < EXTERNAL_MIN_BYTES) {
-          tensors.push({ ...base, raw_data: await readData(init) });
-        } else {
-          offset = Math.ceil(offset / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
-          const bytes = await readData(init);
-          await file.write(bytes, 0, bytes.length, offset);
-          tensors.push({
-            ...base,
-            data_location: 1,
-            external_data: [
-              { key: 'location', value: basename(dataPath) },
-              { key: 'offset', value: String(offset) },
-              { key: 'length', value: String(bytes.length) },
-            ],
-          });
-          offset += bytes.length;
-        }
-        progress(size);
-      }
-    } finally {
-      await file.close();
-    }
-  } else {
+  const file = external ? await open(dataPath, 'w') : undefined;
+  try {
+    let offset = 0;
     for (const init of inits) {
-      tensors.push({ name: init.name, dims: [...init.dims], data_type: ONNX_DATA_TYPE[init.dtype], raw_data: await readData(init) });
-      progress(byteSize(init));
+      const size = byteSize(init);
+      const base: TensorProto = { name: init.name, dims: [...init.dims], data_type: ONNX_DATA_TYPE[init.dtype] };
+      const bytes = await readData(init);
+      if (file === undefined || size < EXTERNAL_MIN_BYTES) {
+        tensors.push({ ...base, raw_data: bytes });
+      } else {
+        offset = Math.ceil(offset / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
+        await file.write(bytes, 0, bytes.length, offset);
+        tensors.push({
+          ...base,
+          data_location: 1,
+          external_data: [
+            { key: 'location', value: basename(dataPath) },
+            { key: 'offset', value: String(offset) },
+            { key: 'length', value: String(bytes.length) },
+          ],
+        });
+        offset += bytes.length;
+      }
+      progress(size);
     }
+  } finally {
+    await file?.close();
   }
 
   const model: ModelProto = {
