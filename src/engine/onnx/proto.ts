@@ -148,13 +148,8 @@ const schema = {
 
 const root = protobuf.Root.fromJSON(schema);
 
-/** protobufjs message types of the ONNX schema. */
-export const onnx = {
-  ModelProto: root.lookupType('onnx.ModelProto'),
-  GraphProto: root.lookupType('onnx.GraphProto'),
-  NodeProto: root.lookupType('onnx.NodeProto'),
-  TensorProto: root.lookupType('onnx.TensorProto'),
-};
+/** The protobufjs type of a model; the other messages are only ever encoded and decoded inside it. */
+const modelMessage = root.lookupType('onnx.ModelProto');
 
 // Plain-object shapes of the messages we write (snake_case as in onnx.proto3, which the JSON descriptor keeps).
 
@@ -218,11 +213,11 @@ export interface ModelProto {
 
 /** Serializes a model to protobuf bytes. */
 export function encodeModel(model: ModelProto): Uint8Array {
-  return onnx.ModelProto.encode(onnx.ModelProto.fromObject(model)).finish();
+  return modelMessage.encode(modelMessage.fromObject(model)).finish();
 }
 
 /** Parses protobuf bytes into a plain object (for inspecting written models). */
 export function decodeModel(bytes: Uint8Array): ModelProto {
-  const message = onnx.ModelProto.decode(bytes);
-  return onnx.ModelProto.toObject(message, { longs: Number, bytes: Uint8Array, defaults: false, arrays: true }) as ModelProto;
+  const message = modelMessage.decode(bytes);
+  return modelMessage.toObject(message, { longs: Number, bytes: Uint8Array, defaults: false, arrays: true }) as ModelProto;
 }
