@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import type { CostModel } from '../queue/cost-model.js';
 import { workspaceSubject, type JobQuery, type JobStore, type QuotaStatus } from '../queue/job-store.js';
 import type { QuotaOverride } from '../queue/quota.js';
-import type { QueueSnapshot, Worker } from '../queue/worker.js';
+import type { QueueCounts, QueueSnapshot, Worker } from '../queue/worker.js';
 import { ErrorCode, type JobAction, type OptionIssue } from './errors.js';
 import type { EventBus, EventListener } from './events.js';
 import type { Actor, Job, Platform, ReplyContext, Requester, Role } from './jobs.js';
@@ -48,7 +48,7 @@ export interface ServiceHealth {
   ok: boolean;
   database: 'ok' | 'unreachable';
   engine: EngineStatus;
-  queue: { queued: number; running: number };
+  queue: QueueCounts;
   draining: boolean;
 }
 
@@ -132,8 +132,7 @@ export class VideoService {
       },
       now: this.#clock(),
     });
-    this.#d.worker.enqueue(job);
-    const { position, etaSeconds } = this.#placeOf(job);
+    const { position, etaSeconds } = this.#placeOf(job, this.#d.worker.enqueue(job));
     this.#d.events.emit({ type: 'queued', job, position, etaSeconds });
     this.#d.logger.info({ jobId: job.id, user: actorLabel(toActor(requester)), position, params: summarize(job) }, 'job queued');
     return { job, position, etaSeconds };
@@ -189,9 +188,9 @@ export class VideoService {
     const at = this.#clock();
     const promoted = await this.#d.store.promote(jobId, at);
     if (promoted === null) throw videoBotError(ErrorCode.InvalidState, { jobId, status: 'no longer queued', action: 'promote' });
-    this.#d.worker.promote(jobId, at);
+    const place = this.#placeOf(promoted, this.#d.worker.promote(jobId, at));
     await this.#d.audit.append({ actor, action: 'job.promote', target: jobId });
-    return { job: promoted, ...this.#placeOf(promoted) };
+    return { job: promoted, ...place };
   }
 
   async getJob(jobId: string): Promise<Job> {
@@ -250,6 +249,10 @@ export class VideoService {
   /** Running jobs, then waiting jobs in the order they will run, with positions and ETAs. */
   listQueue(): QueueSnapshot {
     return this.#d.worker.snapshot();
+  }
+
+  queueCounts(): QueueCounts {
+    return this.#d.worker.counts();
   }
 
   engineStatus(): EngineStatus {
@@ -356,7 +359,8 @@ export class VideoService {
   }
 
   async health(): Promise<ServiceHealth> {
-    const snapshot = this.#d.worker.snapshot();
+    const engine = this.#d.worker.engineStatus;
+    const queue = this.#d.worker.counts();
     let database: ServiceHealth['database'] = 'ok';
     try {
       await this.#d.settings.readInternal('health');
@@ -366,14 +370,13 @@ export class VideoService {
     return {
       ok: database === 'ok',
       database,
-      engine: snapshot.engine,
-      queue: { queued: snapshot.queued.length, running: snapshot.running.length },
+      engine,
+      queue,
       draining: this.#d.worker.draining,
     };
   }
 
-  #placeOf(job: Job): { position: number; etaSeconds: number | null } {
-    const snapshot = this.#d.worker.snapshot();
+  #placeOf(job: Job, snapshot = this.#d.worker.snapshot()): { position: number; etaSeconds: number | null } {
     const queued = snapshot.queued.find((q) => q.job.id === job.id);
     if (queued !== undefined) return { position: queued.position, etaSeconds: queued.etaSeconds };
     const running = snapshot.running.find((r) => r.job.id === job.id);

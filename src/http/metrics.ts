@@ -20,7 +20,7 @@ export function createMetrics(service: VideoService): Metrics {
     help: 'Jobs waiting in the queue.',
     registers: [registry],
     collect() {
-      this.set(service.listQueue().queued.length);
+      this.set(service.queueCounts().queued);
     },
   });
   new Gauge({
@@ -28,7 +28,7 @@ export function createMetrics(service: VideoService): Metrics {
     help: 'Jobs rendering now.',
     registers: [registry],
     collect() {
-      this.set(service.listQueue().running.length);
+      this.set(service.queueCounts().running);
     },
   });
   new Gauge({

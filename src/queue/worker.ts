@@ -62,6 +62,11 @@ export interface QueueSnapshot {
   engine: EngineStatus;
 }
 
+export interface QueueCounts {
+  queued: number;
+  running: number;
+}
+
 /** Pause before retrying a job whose start could not be recorded. */
 const RETRY_START_MS = 5_000;
 /** How long shutdown waits for aborted renders to stop. */
@@ -125,9 +130,10 @@ export class Worker {
     return this.#draining;
   }
 
-  enqueue(job: Job): void {
+  /** Returns the snapshot made to publish positions, so the caller can read the job's place without ordering again. */
+  enqueue(job: Job): QueueSnapshot {
     this.#add(job);
-    this.#publishPositions();
+    return this.#publishPositions();
   }
 
   /** A role change takes effect for the next pick. */
@@ -135,13 +141,15 @@ export class Worker {
     this.#userWeights.set(userId, this.#options.roleWeights[role]);
   }
 
-  /** Moves a waiting job to the front of the queue. False when it is not waiting here. */
-  promote(jobId: string, at: Date): boolean {
-    const promoted = this.#scheduler.promote(jobId, at.getTime());
+  /**
+   * Moves a waiting job to the front of the queue. Returns the snapshot made to publish positions (as enqueue does),
+   * or undefined when the job is not waiting here.
+   */
+  promote(jobId: string, at: Date): QueueSnapshot | undefined {
+    if (!this.#scheduler.promote(jobId, at.getTime())) return undefined;
     const job = this.#queued.get(jobId);
-    if (promoted && job !== undefined) this.#queued.set(jobId, { ...job, promotedAt: at });
-    if (promoted) this.#publishPositions();
-    return promoted;
+    if (job !== undefined) this.#queued.set(jobId, { ...job, promotedAt: at });
+    return this.#publishPositions();
   }
 
   /**
@@ -161,6 +169,11 @@ export class Worker {
     active.controller.abort({ kind: 'cancel', actor } satisfies AbortReason);
     await Promise.race([active.finished, delay(waitMs)]);
     return this.#options.store.get(jobId);
+  }
+
+  /** The sizes of snapshot()'s lists without working out the order and ETAs (for health checks and metrics). */
+  counts(): QueueCounts {
+    return { queued: this.#scheduler.size, running: this.#running.size };
   }
 
   snapshot(): QueueSnapshot {
@@ -350,9 +363,10 @@ export class Worker {
     return Math.max(0, (this.#clock().getTime() - since.getTime()) / 1000);
   }
 
-  /** Emits `position` for every waiting job whose place in line changed. */
-  #publishPositions(): void {
-    const { queued } = this.snapshot();
+  /** Emits `position` for every waiting job whose place in line changed; returns the snapshot it compared. */
+  #publishPositions(): QueueSnapshot {
+    const snapshot = this.snapshot();
+    const { queued } = snapshot;
     const seen = new Set<string>();
     for (const entry of queued) {
       seen.add(entry.job.id);
@@ -365,6 +379,7 @@ export class Worker {
       }
     }
     for (const id of this.#lastPositions.keys()) if (!seen.has(id)) this.#lastPositions.delete(id);
+    return snapshot;
   }
 }
 
