@@ -2,7 +2,7 @@
 // prefix (which requests and checks its weights) and emits ONNX nodes named after that prefix when `forward` is
 // called with a BuildContext. Child modules are properties named like the PyTorch attributes (snake_case), so the
 // property path is the weight key.
-import type { DataType, GraphBuilder, HostData, Ops, Value } from '../onnx/graph_builder.js';
+import { type DataType, type GraphBuilder, type HostData, numel, type Ops, type Value } from '../onnx/graph_builder.js';
 import type { VarBuilder, WeightRef } from '../weights/var_builder.js';
 
 /** Element type of a graph's activations and weights. */
@@ -34,14 +34,14 @@ export class BuildContext {
     const dtype = options.dtype ?? this.dtype;
     const read = (): Promise<HostData> => (dtype === 'float16' ? ref.readHalfBits() : ref.read());
     if (options.dims) {
-      if (options.dims.reduce((a, b) => a * b, 1) !== ref.shape.reduce((a, b) => a * b, 1)) throw new Error(`cannot view ${ref.key} [${ref.shape}] as [${options.dims}]`);
+      if (numel(options.dims) !== numel(ref.shape)) throw new Error(`cannot view ${ref.key} [${ref.shape}] as [${options.dims}]`);
       return this.graph.weight(ref.key, dtype, options.dims, read, [ref.key]);
     }
     if (!options.rows) return this.graph.weight(ref.key, dtype, ref.shape, read, [ref.key]);
     const [start, end] = options.rows;
     const [first, ...rest] = ref.shape;
     if (first === undefined || start < 0 || end > first || start >= end) throw new Error(`rows [${start}, ${end}) are outside ${ref.key} [${ref.shape}]`);
-    const rowSize = rest.reduce((a, b) => a * b, 1);
+    const rowSize = numel(rest);
     return this.graph.weight(`${ref.key}[${start}:${end}]`, dtype, [end - start, ...rest], async () => (await read()).slice(start * rowSize, end * rowSize), [ref.key]);
   }
 }
