@@ -4,6 +4,7 @@ import { activation } from '../nn/activation.js';
 import { Linear } from '../nn/linear.js';
 import { type BuildContext, Module } from '../nn/module.js';
 import type { Value } from '../onnx/graph_builder.js';
+import { f32 } from '../utils/float32.js';
 import type { VarBuilder } from '../weights/var_builder.js';
 
 /**
@@ -12,10 +13,9 @@ import type { VarBuilder } from '../weights/var_builder.js';
  * `exp`), so the embedding matches bit for bit up to the last exp rounding.
  */
 function timestepFrequencies(halfDim: number, downscaleFreqShift: number, maxPeriod: number): Float32Array {
-  const f = Math.fround;
-  const negLog = f(-Math.log(maxPeriod));
+  const negLog = f32(-Math.log(maxPeriod));
   const out = new Float32Array(halfDim);
-  for (let i = 0; i < halfDim; i++) out[i] = f(Math.exp(f(f(negLog * i) / f(halfDim - downscaleFreqShift))));
+  for (let i = 0; i < halfDim; i++) out[i] = f32(Math.exp(f32(f32(negLog * i) / f32(halfDim - downscaleFreqShift))));
   return out;
 }
 
@@ -36,8 +36,8 @@ export function getTimestepEmbedding(
   const halfDim = Math.floor(embeddingDim / 2);
   const freqs = o.f32(Array.from(timestepFrequencies(halfDim, downscaleFreqShift, maxPeriod)), [1, halfDim]); // [1, half]
   const args = o.mul(o.unsqueeze(timesteps, [1]), freqs); // [N, half] (diffusers' `scale` is 1 for these models)
-  const sin = o.sin(args); // [N, half]
-  const cos = o.cos(args); // [N, half]
+  const sin = o.unary('Sin', args); // [N, half]
+  const cos = o.unary('Cos', args); // [N, half]
   const emb = o.concat(flipSinToCos ? [cos, sin] : [sin, cos], 1); // [N, 2 * half]
   if (embeddingDim % 2 === 1) return o.pad(emb, [0, 0, 0, 1]); // [N, dim]
   return emb;

@@ -254,12 +254,6 @@ export class Ops {
   unary(op: string, x: Value, label = op): Value {
     return this.one(op, [x], x.dtype, {}, label);
   }
-  sin(x: Value): Value {
-    return this.one('Sin', [x], x.dtype);
-  }
-  cos(x: Value): Value {
-    return this.one('Cos', [x], x.dtype);
-  }
   /** Exact (erf) GELU as com.microsoft.Gelu, which has CPU and CUDA kernels (same CPU kernel as ONNX Gelu-20). */
   gelu(x: Value, label = 'Gelu'): Value {
     return this.one('Gelu', [x], x.dtype, {}, label, 'com.microsoft');
