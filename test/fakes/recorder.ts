@@ -10,11 +10,21 @@ interface Waiter<T> {
   resolve: (item: T) => void;
 }
 
+export interface RecorderOptions {
+  /** The default bound on a wait (DEFAULT_WAIT_MS unless given). */
+  timeoutMs?: number;
+  /** More to say when a wait times out, e.g. a child process's stderr. */
+  detail?: () => string;
+}
+
 export class Recorder<T> {
   readonly items: T[] = [];
   readonly #waiters = new Set<Waiter<T>>();
 
-  constructor(private readonly describe: (item: T) => string) {}
+  constructor(
+    private readonly describe: (item: T) => string,
+    private readonly options: RecorderOptions = {},
+  ) {}
 
   push(item: T): void {
     this.items.push(item);
@@ -26,11 +36,19 @@ export class Recorder<T> {
     }
   }
 
+  /** The first recorded or future item matching `pred`. */
   waitFor<S extends T>(pred: (item: T) => item is S, timeoutMs?: number): Promise<S>;
   waitFor(pred: (item: T) => boolean, timeoutMs?: number): Promise<T>;
-  waitFor(pred: (item: T) => boolean, timeoutMs = DEFAULT_WAIT_MS): Promise<T> {
+  waitFor(pred: (item: T) => boolean, timeoutMs?: number): Promise<T> {
     const found = this.items.find(pred);
     if (found !== undefined) return Promise.resolve(found);
+    return this.next(pred, timeoutMs);
+  }
+
+  /** The next item matching `pred`, ignoring those already recorded. */
+  next<S extends T>(pred: (item: T) => item is S, timeoutMs?: number): Promise<S>;
+  next(pred: (item: T) => boolean, timeoutMs?: number): Promise<T>;
+  next(pred: (item: T) => boolean, timeoutMs = this.options.timeoutMs ?? DEFAULT_WAIT_MS): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const waiter: Waiter<T> = {
         pred,
@@ -42,7 +60,8 @@ export class Recorder<T> {
       const timer = setTimeout(() => {
         this.#waiters.delete(waiter);
         const seen = this.items.map((item) => `  ${this.describe(item)}`).join('\n') || '  (nothing)';
-        reject(new Error(`waitFor: nothing matched ${pred.toString()} within ${timeoutMs} ms. Recorded:\n${seen}`));
+        const detail = this.options.detail?.() ?? '';
+        reject(new Error(`waitFor: nothing matched ${pred.toString()} within ${timeoutMs} ms. Recorded:\n${seen}${detail && `\n${detail}`}`));
       }, timeoutMs);
       this.#waiters.add(waiter);
     });

@@ -2,6 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { SubmitRequest } from '../../src/core/service.js';
+import { Recorder } from '../fakes/recorder.js';
 import type { ChildCommand, ChildMessage } from './service-process.js';
 
 const SCRIPT = fileURLToPath(new URL('./service-process.ts', import.meta.url));
@@ -22,7 +23,6 @@ export interface ChildService {
   waitForEvent(match: (e: ChildEvent) => boolean, timeoutMs?: number): Promise<ChildEvent>;
   /** Resolves with the exit code (or signal name). */
   exited: Promise<number | string>;
-  stderr(): string;
 }
 
 export async function startChildService(env: Record<string, string>): Promise<ChildService> {
@@ -33,8 +33,7 @@ export async function startChildService(env: Record<string, string>): Promise<Ch
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const events: ChildEvent[] = [];
-  const waiters = new Set<{ match: (e: ChildEvent) => boolean; resolve: (e: ChildEvent) => void }>();
+  const events = new Recorder<ChildEvent>((e) => `${e.type}(${e.prompt ?? ''})`, { timeoutMs: 30_000, detail: () => `child stderr:\n${stderr}` });
   const pending = new Map<number, (result: unknown) => void>();
   let nextId = 1;
   const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
@@ -42,15 +41,7 @@ export async function startChildService(env: Record<string, string>): Promise<Ch
     child.on('message', (message: ChildMessage) => {
       if ('ready' in message) resolve();
       else if ('id' in message) pending.get(message.id)?.(message.result);
-      else if ('event' in message) {
-        events.push(message.event);
-        for (const waiter of waiters) {
-          if (waiter.match(message.event)) {
-            waiters.delete(waiter);
-            waiter.resolve(message.event);
-          }
-        }
-      }
+      else if ('event' in message) events.push(message.event);
     });
     void exited.then((code) => reject(new Error(`service process exited (${code}) before it was ready:\n${stderr}`)));
   });
@@ -66,23 +57,11 @@ export async function startChildService(env: Record<string, string>): Promise<Ch
 
   return {
     child,
-    events,
+    events: events.items,
     submit: (requests) => call({ cmd: 'submit', requests }) as Promise<{ ok: boolean; id?: string; code?: string }[]>,
     queue: () => call({ cmd: 'queue' }) as Promise<{ running: string[]; queued: string[] }>,
     setReady: async (value) => void (await call({ cmd: 'setReady', ready: value })),
-    waitForEvent: (match, timeoutMs = 30_000) => {
-      const seen = events.find(match);
-      if (seen !== undefined) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const waiter = { match, resolve: (e: ChildEvent) => (clearTimeout(timer), resolve(e)) };
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          reject(new Error(`child: no matching event within ${timeoutMs} ms; saw ${events.map((e) => `${e.type}(${e.prompt ?? ''})`).join(', ')}\n${stderr}`));
-        }, timeoutMs);
-        waiters.add(waiter);
-      });
-    },
+    waitForEvent: (match, timeoutMs) => events.waitFor(match, timeoutMs),
     exited,
-    stderr: () => stderr,
   };
 }

@@ -1,43 +1,19 @@
 // Records service events and waits for one to happen, without sleeps.
 import type { ServiceEvent } from '../../src/core/events.js';
 import type { VideoService } from '../../src/core/service.js';
+import { Recorder } from '../fakes/recorder.js';
 
-export class EventRecorder {
-  readonly events: ServiceEvent[] = [];
-  readonly #waiters = new Set<{ match: (e: ServiceEvent) => boolean; resolve: (e: ServiceEvent) => void }>();
+export class EventRecorder extends Recorder<ServiceEvent> {
   readonly unsubscribe: () => void;
 
   constructor(service: VideoService, options: { replay?: boolean } = {}) {
-    this.unsubscribe = service.subscribe((event) => {
-      this.events.push(event);
-      for (const waiter of this.#waiters) {
-        if (waiter.match(event)) {
-          this.#waiters.delete(waiter);
-          waiter.resolve(event);
-        }
-      }
-    }, options);
+    super(describeEvent, { timeoutMs: 15_000 });
+    this.unsubscribe = service.subscribe((event) => this.push(event), options);
   }
 
-  /** The first recorded or future event matching `match`. */
-  waitFor<E extends ServiceEvent>(match: (e: ServiceEvent) => e is E, timeoutMs?: number): Promise<E>;
-  waitFor(match: (e: ServiceEvent) => boolean, timeoutMs?: number): Promise<ServiceEvent>;
-  waitFor(match: (e: ServiceEvent) => boolean, timeoutMs = 15_000): Promise<ServiceEvent> {
-    const seen = this.events.find(match);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return this.next(match, timeoutMs);
-  }
-
-  /** The next event matching `match`, ignoring those already recorded. */
-  next(match: (e: ServiceEvent) => boolean, timeoutMs = 15_000): Promise<ServiceEvent> {
-    return new Promise((resolve, reject) => {
-      const waiter = { match, resolve: (e: ServiceEvent) => (clearTimeout(timer), resolve(e)) };
-      const timer = setTimeout(() => {
-        this.#waiters.delete(waiter);
-        reject(new Error(`no matching event within ${timeoutMs} ms; saw: ${this.events.map(describe).join(', ')}`));
-      }, timeoutMs);
-      this.#waiters.add(waiter);
-    });
+  /** Every event recorded so far. */
+  get events(): ServiceEvent[] {
+    return this.items;
   }
 
   /** Event types for one job, in order. */
@@ -46,7 +22,7 @@ export class EventRecorder {
   }
 }
 
-export function describe(event: ServiceEvent): string {
+function describeEvent(event: ServiceEvent): string {
   return event.type === 'engine' ? `engine(${event.status.ready})` : `${event.type}(${event.job.params.prompt})`;
 }
 
