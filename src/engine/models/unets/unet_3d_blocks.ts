@@ -161,13 +161,10 @@ export class UNetMidBlock3DCrossAttn extends Module {
 
   constructor(vb: VarBuilder, o: Omit<CommonBlockOptions, 'outChannels'> & CrossAttnOptions & { inChannels: number }) {
     super(vb);
-    const c = o.inChannels;
-    const common = { ...o, outChannels: c };
-    const layers = Array.from({ length: o.numLayers }, (_, i) => i);
-    this.resnets = [0, ...layers.map((i) => i + 1)].map((i) => resnet(vb.pp('resnets').pp(i), c, common));
-    this.temp_convs = [0, ...layers.map((i) => i + 1)].map((i) => tempConv(vb.pp('temp_convs').pp(i), c, o.resnetGroups));
-    this.attentions = layers.map((i) => new Transformer2DModel(vb.pp('attentions').pp(i), transformerOptions(c, o.resnetGroups, o)));
-    this.temp_attentions = layers.map((i) => new TransformerTemporalModel(vb.pp('temp_attentions').pp(i), transformerOptions(c, o.resnetGroups, o)));
+    const common = { ...o, outChannels: o.inChannels };
+    // One resnet and temporal conv more than transformer layers: the first pair runs before any transformer.
+    ({ resnets: this.resnets, temp_convs: this.temp_convs } = resnetLayers(vb, { ...common, numLayers: o.numLayers + 1 }, () => o.inChannels));
+    ({ attentions: this.attentions, temp_attentions: this.temp_attentions } = transformerLayers(vb, common));
   }
 
   /** [BF, C, H, W] -> [BF, C, H, W] */
