@@ -76,6 +76,23 @@ export function renderTimeText(job: Pick<Job, 'gpuSeconds' | 'startedAt' | 'fini
   return seconds === null ? 'Rendered' : `Rendered in ${formatSeconds(seconds)}`;
 }
 
+/** A running job went back to the queue: the service restarted, or is restarting and resumes it afterwards. */
+export function requeuedText(reason: 'restart' | 'shutdown'): string {
+  return reason === 'shutdown'
+    ? 'The service is restarting: this video is back in the queue and continues after the restart.'
+    : 'The service restarted: this video is back in the queue.';
+}
+
+/** `byUserId` undefined: an admin cancelled it from the dashboard or the API. `<@id>` mentions on both platforms. */
+export function cancelledByText(byUserId: string | undefined): string {
+  return `Cancelled by ${byUserId === undefined ? 'an admin' : `<@${byUserId}>`}.`;
+}
+
+/** The answer to a Cancel that went through: a waiting job is gone at once, a running one stops at its next step. */
+export function cancelAcceptedText(job: Pick<Job, 'status'>): string {
+  return job.status === 'cancelled' ? 'Cancelled.' : 'Cancelling: the render stops at its next step.';
+}
+
 /** A prompt cut to `max` characters on a word boundary when possible, with an ellipsis. */
 export function truncate(text: string, max: number): string {
   const clean = text.replace(/\s+/g, ' ').trim();

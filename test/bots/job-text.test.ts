@@ -1,6 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatDuration, formatSeconds, paramFields, paramsLine, placeText, progressBar, progressText, renderTimeText, truncate } from '../../src/bots/job-text.js';
+import {
+  cancelAcceptedText,
+  cancelledByText,
+  formatDuration,
+  formatSeconds,
+  paramFields,
+  paramsLine,
+  placeText,
+  progressBar,
+  progressText,
+  renderTimeText,
+  requeuedText,
+  truncate,
+} from '../../src/bots/job-text.js';
 import { jobFixture } from './job-fixture.js';
 
 describe('job text', () => {
@@ -36,6 +49,15 @@ describe('job text', () => {
     assert.equal(renderTimeText(jobFixture()), 'Rendered in 12.3 s');
     assert.equal(renderTimeText(jobFixture({ gpuSeconds: null })), 'Rendered in 13.0 s');
     assert.equal(renderTimeText(jobFixture({ gpuSeconds: null, startedAt: null })), 'Rendered');
+  });
+
+  it('words requeues and cancels the same on both platforms', () => {
+    assert.equal(requeuedText('restart'), 'The service restarted: this video is back in the queue.');
+    assert.equal(requeuedText('shutdown'), 'The service is restarting: this video is back in the queue and continues after the restart.');
+    assert.equal(cancelledByText('U0BOB'), 'Cancelled by <@U0BOB>.');
+    assert.equal(cancelledByText(undefined), 'Cancelled by an admin.');
+    assert.equal(cancelAcceptedText({ status: 'cancelled' }), 'Cancelled.');
+    assert.equal(cancelAcceptedText({ status: 'running' }), 'Cancelling: the render stops at its next step.');
   });
 
   it('truncates on a word boundary', () => {

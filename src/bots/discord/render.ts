@@ -15,7 +15,19 @@ import type { Job } from '../../core/jobs.js';
 import { formatResetTime, userMessage } from '../../core/messages.js';
 import type { UserQuotaStatus } from '../../core/service.js';
 import type { QueueSnapshot } from '../../queue/worker.js';
-import { clipSeconds, formatDuration, formatSeconds, paramFields, placeText, progressText, renderTimeText, truncate } from '../job-text.js';
+import {
+  cancelAcceptedText,
+  cancelledByText,
+  clipSeconds,
+  formatDuration,
+  formatSeconds,
+  paramFields,
+  placeText,
+  progressText,
+  renderTimeText,
+  requeuedText,
+  truncate,
+} from '../job-text.js';
 
 export const COLORS = { queued: 0x5865f2, running: 0xfee75c, done: 0x57f287, failed: 0xed4245, cancelled: 0x99aab5 } as const;
 
@@ -101,11 +113,7 @@ export function runningMessage(job: Job, step: number, totalSteps: number, etaMs
 
 /** A running job went back to the queue: the service restarted or is restarting. */
 export function requeuedMessage(job: Job, reason: 'restart' | 'shutdown'): DiscordMessage {
-  const line =
-    reason === 'shutdown'
-      ? 'The service is restarting: this video is back in the queue and continues after the restart.'
-      : 'The service restarted: this video is back in the queue.';
-  return { content: '', embeds: [statusEmbed(job, COLORS.queued, line)], components: cancelRow(job), allowedMentions: NO_MENTIONS };
+  return { content: '', embeds: [statusEmbed(job, COLORS.queued, requeuedText(reason))], components: cancelRow(job), allowedMentions: NO_MENTIONS };
 }
 
 /** The status message once the video is posted; `where` says where to find it. */
@@ -126,8 +134,7 @@ export function failedMessage(job: Job, text: string): DiscordMessage {
 
 /** `byUserId` undefined: cancelled by an admin from the dashboard or the API. */
 export function cancelledMessage(job: Job, byUserId: string | undefined): DiscordMessage {
-  const by = byUserId === undefined ? 'an admin' : `<@${byUserId}>`;
-  return { content: '', embeds: [statusEmbed(job, COLORS.cancelled, `Cancelled by ${by}.`)], components: [], allowedMentions: NO_MENTIONS };
+  return { content: '', embeds: [statusEmbed(job, COLORS.cancelled, cancelledByText(byUserId))], components: [], allowedMentions: NO_MENTIONS };
 }
 
 /** The post that carries the file (attached by the adapter): who asked, the prompt, every parameter, the durations. */
@@ -178,8 +185,7 @@ export function commandErrorMessage(error: VideoBotError, action?: ButtonAction)
 
 /** The ephemeral answer to a Cancel click that went through. */
 export function cancelAcceptedMessage(job: Job): DiscordMessage {
-  const text = job.status === 'cancelled' ? 'Cancelled.' : 'Cancelling: the render stops at its next step.';
-  return { content: text, allowedMentions: NO_MENTIONS};
+  return { content: cancelAcceptedText(job), allowedMentions: NO_MENTIONS};
 }
 
 /** /quota */

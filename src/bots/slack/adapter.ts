@@ -18,12 +18,11 @@ import { videoBotError } from '../../core/messages.js';
 import type { SubmitResult, VideoService } from '../../core/service.js';
 import type { Logger } from '../../log.js';
 import { JobConversations, type VideoLink } from '../chat-replier.js';
-import { mediaFileName, truncate } from '../job-text.js';
+import { cancelAcceptedText, mediaFileName, truncate } from '../job-text.js';
 import type { SlackAppHandle } from './app.js';
 import { helpText, parseVideoRequest } from './parse-mention.js';
 import {
   ACTION_ID_PATTERN,
-  cancelAcceptedText,
   doneMessage,
   parseActionId,
   queuedMessage,

@@ -7,7 +7,18 @@ import type { types } from '@slack/bolt';
 import { ErrorCode, type VideoBotError } from '../../core/errors.js';
 import type { Job } from '../../core/jobs.js';
 import { userMessage } from '../../core/messages.js';
-import { clipSeconds, formatSeconds, paramFields, paramsLine, placeText, progressText, renderTimeText, truncate } from '../job-text.js';
+import {
+  cancelledByText,
+  clipSeconds,
+  formatSeconds,
+  paramFields,
+  paramsLine,
+  placeText,
+  progressText,
+  renderTimeText,
+  requeuedText,
+  truncate,
+} from '../job-text.js';
 
 export type SlackBlock = types.KnownBlock;
 
@@ -72,10 +83,7 @@ export function runningMessage(job: Job, step: number, totalSteps: number, etaMs
 }
 
 export function requeuedMessage(job: Job, reason: 'restart' | 'shutdown'): SlackMessage {
-  const line =
-    reason === 'shutdown'
-      ? 'The service is restarting: this video is back in the queue and continues after the restart.'
-      : 'The service restarted: this video is back in the queue.';
+  const line = requeuedText(reason);
   return { text: line, blocks: statusBlocks(job, `:arrows_counterclockwise: ${line}`, [button('cancel', 'Cancel', job.id, 'danger')]) };
 }
 
@@ -95,8 +103,8 @@ export function failedMessage(job: Job, text: string): SlackMessage {
 
 /** `byUserId` undefined: an admin cancelled it from the dashboard or the API. */
 export function cancelledMessage(job: Job, byUserId: string | undefined): SlackMessage {
-  const by = byUserId === undefined ? 'an admin' : `<@${byUserId}>`;
-  return { text: `Cancelled by ${by}.`, blocks: statusBlocks(job, `:no_entry_sign: Cancelled by ${by}.`, []) };
+  const line = cancelledByText(byUserId);
+  return { text: line, blocks: statusBlocks(job, `:no_entry_sign: ${line}`, []) };
 }
 
 /** The initial_comment of the uploaded file: who asked, the prompt, every parameter, the durations. */
@@ -138,8 +146,4 @@ export function requestErrorText(error: VideoBotError, action?: SlackAction): st
 /** A request that could not be parsed: what is wrong, then how to ask. */
 export function usageText(problem: string | undefined, help: string): string {
   return problem === undefined ? help : `${escapeText(problem)}\n\n${help}`;
-}
-
-export function cancelAcceptedText(job: Job): string {
-  return job.status === 'cancelled' ? 'Cancelled.' : 'Cancelling: the render stops at its next step.';
 }
