@@ -2,6 +2,7 @@
 // `AttnProcessor2_0` (the default processor with PyTorch 2) for the features the UNet3D and the VAE use.
 // Tokens are 2-D [rows, channels] (see nn/linear.ts); `AttentionInputs` says how rows form sequences.
 import { attendRows, type QKVProjections } from '../nn/attention.js';
+import { imageRows, rowsToImage } from '../nn/layout.js';
 import { Linear } from '../nn/linear.js';
 import { type BuildContext, Module } from '../nn/module.js';
 import { GroupNorm } from '../nn/normalization.js';
@@ -101,10 +102,9 @@ export class Attention extends Module {
     const C = this.to_q.inFeatures;
     const n = o.dim(x, 0, 'batch'); // [1] = N
     const normed = this.group_norm ? this.group_norm.forward(ctx, x) : x; // [N, C, H, W]
-    const rows = o.reshape(o.transpose(o.reshape(normed, [0, C, -1]), [0, 2, 1], 'to_tokens'), [-1, C], 'rows_in'); // [N*HW, C]
+    const rows = imageRows(o, normed, C, 'rows_in'); // [N*HW, C]
     const a = attendRows(ctx, o, this.qkv(), rows, rows, { sequences: [n, -1], heads: this.heads, scale: this.scale }); // [N*HW, inner]
-    const out = o.reshape(this.to_out[0].forward(ctx, a), [n, -1, C], 'tokens'); // [N, HW, C]
-    let h = o.reshape(o.transpose(out, [0, 2, 1], 'to_spatial'), o.shape(x)); // [N, C, H, W]
+    let h = rowsToImage(o, this.to_out[0].forward(ctx, a), n, C, x); // [N, C, H, W]
     if (this.residualConnection) h = o.add(h, x); // [N, C, H, W]
     if (this.rescaleOutputFactor !== 1) h = o.div(h, o.scalar(this.rescaleOutputFactor, ctx.dtype)); // [N, C, H, W]
     return h;
