@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { actorLabel, type AuditEntry, type AuditLog, type AuditQuery } from '../db/audit-log.js';
-import type { SettingsPatch, SettingsStore, SettingsView } from '../db/settings.js';
+import { SETTING_DESCRIPTIONS, SETTING_SCHEMAS, type SettingsPatch, type SettingsStore, type SettingsView } from '../db/settings.js';
 import type { Logger } from '../log.js';
 import type { CostModel } from '../queue/cost-model.js';
 import { workspaceSubject, type JobQuery, type JobStore, type QuotaStatus } from '../queue/job-store.js';
@@ -71,19 +71,20 @@ const CANCEL_WAIT_MS = 10_000;
 const MEDIA_LINK_DAYS_WITHOUT_RETENTION = 30;
 const DAY_MS = 86_400_000;
 
+// An override allows the values its default setting allows (or null), so the ranges and their wording come from there.
 const quotaPatchSchema = z
   .object({
-    videosPerDay: z.number().int().min(0).max(1_000_000).nullable(),
-    gpuSecondsPerDay: z.number().int().min(0).max(100_000_000).nullable(),
-    maxQueued: z.number().int().min(1).max(10_000).nullable(),
+    videosPerDay: SETTING_SCHEMAS.videosPerDay.nullable(),
+    gpuSecondsPerDay: SETTING_SCHEMAS.gpuSecondsPerDay.nullable(),
+    maxQueued: SETTING_SCHEMAS.maxQueuedPerUser.nullable(),
   })
   .partial()
   .strict();
 
 const QUOTA_FIELD_RANGES: Record<string, string> = {
-  videosPerDay: 'a whole number from 0 to 1000000, or null to inherit',
-  gpuSecondsPerDay: 'a whole number from 0 to 100000000, or null to inherit',
-  maxQueued: 'a whole number from 1 to 10000, or null to inherit',
+  videosPerDay: `${SETTING_DESCRIPTIONS.videosPerDay}, or null to inherit`,
+  gpuSecondsPerDay: `${SETTING_DESCRIPTIONS.gpuSecondsPerDay}, or null to inherit`,
+  maxQueued: `${SETTING_DESCRIPTIONS.maxQueuedPerUser}, or null to inherit`,
 };
 
 export class VideoService {

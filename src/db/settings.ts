@@ -30,7 +30,7 @@ export const SETTING_SCHEMAS: { [K in SettingKey]: z.ZodType<RuntimeSettings[K]>
 
 export const SETTING_KEYS = Object.keys(SETTING_SCHEMAS) as SettingKey[];
 
-const SETTING_DESCRIPTIONS: Record<SettingKey, string> = {
+export const SETTING_DESCRIPTIONS: Record<SettingKey, string> = {
   videosPerDay: 'a whole number from 0 to 1000000',
   gpuSecondsPerDay: 'a whole number from 0 to 100000000',
   maxQueuedPerUser: 'a whole number from 1 to 10000',
