@@ -12,7 +12,10 @@ const ACTION_PARTICIPLE: Record<JobAction, string> = {
   video: 'downloaded',
 };
 
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+/** "1 video", "3 videos". */
+export function plural(count: number, one: string, many = `${one}s`): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
 
 /** "in 3 h 20 min (00:00 UTC)" style, relative to now. */
 export function formatResetTime(resetAt: string, now: Date = new Date()): string {

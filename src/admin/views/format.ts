@@ -32,10 +32,8 @@ export function formatNumber(value: number, decimals = 0): string {
   return value.toLocaleString('en-US', { maximumFractionDigits: decimals, minimumFractionDigits: 0 });
 }
 
-/** "1 video", "3 videos". */
-export function plural(count: number, one: string, many = `${one}s`): string {
-  return `${count} ${count === 1 ? one : many}`;
-}
+// The same counting words as the service's messages.
+export { plural } from '../../core/messages.js';
 
 export function paramsSummary(params: RenderParams): string {
   const frames = params.frames === 1 ? 'still image' : `${params.frames} frames @ ${params.fps} fps`;
