@@ -173,7 +173,20 @@ function parseEntry(path: string, name: string, entry: unknown, dataSize: number
   return { name, dtype: dtype as SafetensorsDType, shape: shape as number[], dataOffsets: [begin, end] };
 }
 
-/** Writes a safetensors file from float32/int64/uint8 tensors (used by tests and to save benchmark weights). */
+/**
+ * The 8-byte little-endian length and the JSON header of a safetensors file, the header padded with spaces to an
+ * 8-byte boundary as the reference writer does; the tensor data follows at the header's data_offsets.
+ */
+export function encodeSafetensorsHeader(header: Record<string, unknown>): Buffer {
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+  const headerBuf = Buffer.from(json, 'utf8');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(headerBuf.length));
+  return Buffer.concat([len, headerBuf]);
+}
+
+/** A whole safetensors file in memory from float32/int64/uint8 tensors (tests build their fixture files with it). */
 export function encodeSafetensors(tensors: Record<string, { dtype: SafetensorsDType; shape: readonly number[]; data: ArrayBufferView }>, metadata?: Record<string, string>): Buffer {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
@@ -185,11 +198,5 @@ export function encodeSafetensors(tensors: Record<string, { dtype: SafetensorsDT
     parts.push(bytes);
     offset += bytes.length;
   }
-  let json = JSON.stringify(header);
-  // Pad the header with spaces to an 8-byte boundary, as the reference writer does.
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
-  const headerBuf = Buffer.from(json, 'utf8');
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(headerBuf.length));
-  return Buffer.concat([len, headerBuf, ...parts]);
+  return Buffer.concat([encodeSafetensorsHeader(header), ...parts]);
 }
