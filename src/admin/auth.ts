@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ErrorCode } from '../core/errors.js';
-import { csrfToken, DASHBOARD_ACTOR, sendHtml, type AdminContext } from './context.js';
+import { csrfToken, DASHBOARD_ACTOR, sendHtml, wantsPage, type AdminContext } from './context.js';
 import { parseFields, text } from './forms.js';
 import { adminUrl } from './views/html.js';
 import { loginPage } from './views/login.js';
@@ -38,11 +38,7 @@ export function resolveSession(ctx: AdminContext) {
  */
 export async function requireSession(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   if (request.adminSession !== undefined) return;
-  const isPageVisit =
-    (request.method === 'GET' || request.method === 'HEAD') &&
-    !request.url.startsWith('/admin/api/') &&
-    (request.headers.accept ?? '').includes('text/html');
-  if (isPageVisit) {
+  if ((request.method === 'GET' || request.method === 'HEAD') && wantsPage(request)) {
     await reply.redirect(adminUrl('/login', { next: request.url === '/admin' ? undefined : request.url }), 303);
     return;
   }

@@ -68,6 +68,11 @@ export function pageFrame(request: FastifyRequest, reply: FastifyReply): PageFra
   return { csrf: csrfToken(request, reply), flash };
 }
 
+/** A browser asking for a page (navigating, or posting a form), as opposed to a fragment, event stream, media or script. */
+export function wantsPage(request: FastifyRequest): boolean {
+  return !request.url.startsWith('/admin/api/') && (request.headers.accept ?? '').includes('text/html');
+}
+
 export function sendHtml(reply: FastifyReply, page: Html, status = 200): FastifyReply {
   return reply.code(status).type('text/html; charset=utf-8').send(page.value);
 }

@@ -6,7 +6,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode, VideoBotError, asVideoBotError } from '../core/errors.js';
 import { userMessage, videoBotError } from '../core/messages.js';
 import { HTTP_STATUS, sendError } from '../http/errors.js';
-import { csrfToken, refererPage, sendHtml } from './context.js';
+import { csrfToken, refererPage, sendHtml, wantsPage } from './context.js';
 import { errorPage } from './views/error.js';
 import { loginPage } from './views/login.js';
 
@@ -29,10 +29,6 @@ function statusAndMessage(error: unknown): { status: number; message: string } {
     return { status, message };
   }
   return { status: 500, message: userMessage(asVideoBotError(error)) };
-}
-
-function wantsPage(request: FastifyRequest): boolean {
-  return !request.url.startsWith('/admin/api/') && (request.headers.accept ?? '').includes('text/html');
 }
 
 export function adminErrorHandler(rawError: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
