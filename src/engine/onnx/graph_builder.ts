@@ -233,8 +233,8 @@ export class Ops {
   }
   /** A scalar of the given float dtype. */
   scalar(value: number, dtype: DataType): Value {
-    const f = this.f32([value], []);
-    return dtype === 'float32' ? f : this.graph.constant(float32ToHalfBits(Float32Array.of(value)), 'float16', [], 'f16');
+    if (dtype === 'float32') return this.f32([value], []);
+    return this.graph.constant(float32ToHalfBits(Float32Array.of(value)), 'float16', [], 'f16');
   }
 
   // Elementwise.
