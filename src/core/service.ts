@@ -12,7 +12,7 @@ import type { QuotaOverride } from '../queue/quota.js';
 import type { QueueCounts, QueueSnapshot, Worker } from '../queue/worker.js';
 import { ErrorCode, type JobAction, type OptionIssue } from './errors.js';
 import type { EventBus, EventListener } from './events.js';
-import type { Actor, Job, Platform, ReplyContext, Requester, Role } from './jobs.js';
+import { PLATFORMS, type Actor, type Job, type Platform, type ReplyContext, type Requester, type Role } from './jobs.js';
 import type { MediaKind, MediaLinks } from './media-links.js';
 import { videoBotError } from './messages.js';
 import type { EngineStatus } from './ports.js';
@@ -411,14 +411,10 @@ function summarize(job: Job) {
   return numbers;
 }
 
-const PLATFORM_VALUES: readonly string[] = ['discord', 'slack', 'api'];
-
 /** Adapters build these from platform data; a bug there should fail as a clear InvalidRequest, not deep in the store. */
 function checkRequester(requester: Requester): Requester {
   const issues: OptionIssue[] = [];
-  if (!PLATFORM_VALUES.includes(requester.platform)) {
-    issues.push({ field: 'user.platform', message: `user.platform must be one of discord, slack, api (got ${JSON.stringify(requester.platform)}).` });
-  }
+  checkPlatform('user.platform', requester.platform, issues);
   if (typeof requester.platformUserId !== 'string' || requester.platformUserId.trim() === '' || requester.platformUserId.length > 128) {
     issues.push({ field: 'user.id', message: 'user.id must be 1 to 128 characters.' });
   }
@@ -434,9 +430,7 @@ function checkRequester(requester: Requester): Requester {
 
 function checkReply(reply: ReplyContext): ReplyContext {
   const issues: OptionIssue[] = [];
-  if (!PLATFORM_VALUES.includes(reply.platform)) {
-    issues.push({ field: 'reply.platform', message: `reply.platform must be one of discord, slack, api (got ${JSON.stringify(reply.platform)}).` });
-  }
+  checkPlatform('reply.platform', reply.platform, issues);
   if (typeof reply.channelId !== 'string' || reply.channelId.length > 256) {
     issues.push({ field: 'reply.channelId', message: 'reply.channelId must be at most 256 characters.' });
   }
@@ -445,6 +439,12 @@ function checkReply(reply: ReplyContext): ReplyContext {
   }
   if (issues.length > 0) throw videoBotError(ErrorCode.InvalidRequest, { issues });
   return reply;
+}
+
+function checkPlatform(field: string, platform: Platform, issues: OptionIssue[]): void {
+  if (!PLATFORMS.includes(platform)) {
+    issues.push({ field, message: `${field} must be one of ${PLATFORMS.join(', ')} (got ${JSON.stringify(platform)}).` });
+  }
 }
 
 function parseQuotaPatch(patch: unknown): Partial<QuotaOverride> {
