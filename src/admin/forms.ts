@@ -28,6 +28,13 @@ export function parseFields<T extends z.ZodType>(schema: T, value: unknown): z.o
   throw videoBotError(ErrorCode.InvalidRequest, { issues });
 }
 
+const jobParams = z.object({ id: z.string().min(1).max(64) });
+
+/** The job id of a `/…/:id/…` job route. */
+export function jobIdParam(params: unknown): string {
+  return parseFields(jobParams, params).id;
+}
+
 /** A field's value, trimmed; when a key is repeated, the last one wins (as most form readers do). */
 const lastValue = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? (v.at(-1) ?? '') : v).trim());
 

@@ -7,7 +7,7 @@ import type { MediaKind } from '../../core/media-links.js';
 import { videoBotError } from '../../core/messages.js';
 import { deleteJobOutput } from '../../queue/job-outputs.js';
 import { DASHBOARD_ACTOR, pageFrame, redirectWithFlash, refererPage, sendHtml, type AdminContext } from '../context.js';
-import { choice, pageNumber, parseFields, text, utcDate } from '../forms.js';
+import { choice, jobIdParam, pageNumber, parseFields, text, utcDate } from '../forms.js';
 import { historyPage } from '../views/history.js';
 
 const PAGE_SIZE = 20;
@@ -16,7 +16,6 @@ const DAY_MS = 86_400_000;
 const historyQuery = z
   .object({ user: text(128), platform: choice(PLATFORMS), status: choice(JOB_STATUSES), from: utcDate, to: utcDate, page: pageNumber })
   .loose();
-const jobParams = z.object({ id: z.string().min(1).max(64) });
 
 export async function historyRoutes(app: FastifyInstance, { ctx }: { ctx: AdminContext }): Promise<void> {
   app.get('/history', async (request, reply) => {
@@ -40,7 +39,7 @@ export async function historyRoutes(app: FastifyInstance, { ctx }: { ctx: AdminC
   });
 
   app.post('/history/:id/delete-video', async (request, reply) => {
-    const job = await ctx.service.getJob(parseFields(jobParams, request.params).id);
+    const job = await ctx.service.getJob(jobIdParam(request.params));
     await deleteJobOutput(ctx.store, ctx.outputsDir, job);
     await ctx.service.appendAudit({ actor: DASHBOARD_ACTOR, action: 'job.video.delete', target: job.id, details: { owner: `${job.user.platform}:${job.user.platformUserId}` } });
     const page = refererPage(request);
@@ -50,7 +49,7 @@ export async function historyRoutes(app: FastifyInstance, { ctx }: { ctx: AdminC
 
   /** The job's files for the inline player, behind the dashboard session (the /api/v1 URLs need the bearer token). */
   const sendMedia = async (request: FastifyRequest, reply: FastifyReply, kind: MediaKind) => {
-    const job = await ctx.service.getJob(parseFields(jobParams, request.params).id);
+    const job = await ctx.service.getJob(jobIdParam(request.params));
     return streamJobMedia(request, reply, job, kind, { 'cache-control': 'private, max-age=300' });
   };
   app.get('/jobs/:id/video', (request, reply) => sendMedia(request, reply, 'video'));

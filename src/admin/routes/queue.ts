@@ -1,14 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import { csrfToken, DASHBOARD_ACTOR, pageFrame, redirectWithFlash, refererPage, sendHtml, type AdminContext } from '../context.js';
-import { parseFields } from '../forms.js';
+import { jobIdParam } from '../forms.js';
 import { queuePage, queueTables } from '../views/queue.js';
-
-const jobParams = z.object({ id: z.string().min(1).max(64) });
-
-function jobId(request: FastifyRequest): string {
-  return parseFields(jobParams, request.params).id;
-}
 
 /** Back to the page the button was on (the overview has a cancel button too), else the queue. */
 function returnTo(request: FastifyRequest): string {
@@ -28,13 +21,13 @@ export async function queueRoutes(app: FastifyInstance, { ctx }: { ctx: AdminCon
   });
 
   app.post('/queue/:id/cancel', async (request, reply) => {
-    const job = await ctx.service.cancel(jobId(request), DASHBOARD_ACTOR);
+    const job = await ctx.service.cancel(jobIdParam(request.params), DASHBOARD_ACTOR);
     const text = job.status === 'cancelled' ? 'Job cancelled.' : 'Cancelling: the render stops at its next step.';
     return redirectWithFlash(request, reply, returnTo(request), { kind: 'ok', text });
   });
 
   app.post('/queue/:id/promote', async (request, reply) => {
-    const result = await ctx.service.promote(jobId(request), DASHBOARD_ACTOR);
+    const result = await ctx.service.promote(jobIdParam(request.params), DASHBOARD_ACTOR);
     return redirectWithFlash(request, reply, '/admin/queue', { kind: 'ok', text: `Moved to position ${result.position}.` });
   });
 }
