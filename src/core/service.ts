@@ -4,11 +4,11 @@
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { actorLabel, type AuditEntry, type AuditLog, type AuditQuery } from '../db/audit-log.js';
-import { SETTING_DESCRIPTIONS, SETTING_SCHEMAS, type SettingsPatch, type SettingsStore, type SettingsView } from '../db/settings.js';
+import { SETTING_DESCRIPTIONS, SETTING_SCHEMAS, type RuntimeSettings, type SettingsPatch, type SettingsStore, type SettingsView } from '../db/settings.js';
 import type { Logger } from '../log.js';
 import type { CostModel } from '../queue/cost-model.js';
 import { workspaceSubject, type JobQuery, type JobStore, type QuotaStatus } from '../queue/job-store.js';
-import type { QuotaOverride } from '../queue/quota.js';
+import type { QuotaLimits, QuotaOverride } from '../queue/quota.js';
 import type { QueueCounts, QueueSnapshot, Worker } from '../queue/worker.js';
 import { ErrorCode, type JobAction, type OptionIssue } from './errors.js';
 import type { EventBus, EventListener } from './events.js';
@@ -98,8 +98,7 @@ export class VideoService {
 
   /** Current request limits (the prompt length cap is a runtime setting). */
   async limits(): Promise<RequestLimits> {
-    const settings = await this.#d.settings.get();
-    return { ...this.#d.config.limits, promptMaxLength: settings.promptMaxLength };
+    return this.#requestLimits(await this.#d.settings.get());
   }
 
   /** Allowed values of every option, for option builders and help texts. */
@@ -113,7 +112,7 @@ export class VideoService {
     const requester = checkRequester(request.requester);
     const reply = checkReply(request.reply);
     const settings = await this.#d.settings.get();
-    const params = resolveRenderParams(request.options, { ...this.#d.config.limits, promptMaxLength: settings.promptMaxLength });
+    const params = resolveRenderParams(request.options, this.#requestLimits(settings));
     const banned = findBannedWord(params.prompt, settings.bannedWords);
     if (banned !== undefined) throw videoBotError(ErrorCode.PromptRejected, { reason: 'banned_word', word: banned });
 
@@ -123,14 +122,7 @@ export class VideoService {
       reply,
       estimatedSeconds: this.#d.costModel.estimateSeconds(params),
       parentJobId: parentJobId ?? null,
-      policy: {
-        defaults: {
-          videosPerDay: settings.videosPerDay,
-          gpuSecondsPerDay: settings.gpuSecondsPerDay,
-          maxQueued: settings.maxQueuedPerUser,
-        },
-        queueCap: settings.queueCap,
-      },
+      policy: { defaults: quotaDefaults(settings), queueCap: settings.queueCap },
       now: this.#clock(),
     });
     const { position, etaSeconds } = this.#placeOf(job, this.#d.worker.enqueue(job));
@@ -263,10 +255,9 @@ export class VideoService {
   async quotaStatus(ref: UserRef): Promise<UserQuotaStatus> {
     const user = await this.#d.store.findUser(ref.platform, ref.platformUserId);
     const settings = await this.#d.settings.get();
-    const defaults = { videosPerDay: settings.videosPerDay, gpuSecondsPerDay: settings.gpuSecondsPerDay, maxQueued: settings.maxQueuedPerUser };
     const workspaceId = ref.workspaceId ?? user?.workspaceId ?? null;
     // An unknown user has no overrides or usage; the id only needs to match nothing.
-    const status = await this.#d.store.quotaStatus(user?.id ?? '', ref.platform, workspaceId, defaults, this.#clock());
+    const status = await this.#d.store.quotaStatus(user?.id ?? '', ref.platform, workspaceId, quotaDefaults(settings), this.#clock());
     return {
       ...status,
       user: {
@@ -377,6 +368,10 @@ export class VideoService {
     };
   }
 
+  #requestLimits(settings: RuntimeSettings): RequestLimits {
+    return { ...this.#d.config.limits, promptMaxLength: settings.promptMaxLength };
+  }
+
   #placeOf(job: Job, snapshot = this.#d.worker.snapshot()): { position: number; etaSeconds: number | null } {
     const queued = snapshot.queued.find((q) => q.job.id === job.id);
     if (queued !== undefined) return { position: queued.position, etaSeconds: queued.etaSeconds };
@@ -439,6 +434,11 @@ function checkReply(reply: ReplyContext): ReplyContext {
   }
   if (issues.length > 0) throw videoBotError(ErrorCode.InvalidRequest, { issues });
   return reply;
+}
+
+/** The quota limits where no override applies; the per-user queue limit is the maxQueuedPerUser setting. */
+function quotaDefaults(settings: RuntimeSettings): QuotaLimits {
+  return { videosPerDay: settings.videosPerDay, gpuSecondsPerDay: settings.gpuSecondsPerDay, maxQueued: settings.maxQueuedPerUser };
 }
 
 function checkPlatform(field: string, platform: Platform, issues: OptionIssue[]): void {
