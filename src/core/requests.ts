@@ -109,7 +109,20 @@ export interface VideoOptions {
   fps?: unknown;
 }
 
-export function describeRange(name: string, range: NumberRange): string {
+/** The allowed values of a number, without a default (the CLI, the pipeline and the engine check theirs too). */
+export type NumberBounds = Pick<NumberRange, 'min' | 'max' | 'integer' | 'multipleOf'>;
+
+export function inRange(value: number, range: NumberBounds): boolean {
+  return (
+    Number.isFinite(value) &&
+    value >= range.min &&
+    value <= range.max &&
+    (!range.integer || Number.isInteger(value)) &&
+    (range.multipleOf === undefined || value % range.multipleOf === 0)
+  );
+}
+
+export function describeRange(name: string, range: NumberBounds): string {
   const kind = range.integer ? 'a whole number' : 'a number';
   const multiple = range.multipleOf === undefined ? '' : `, a multiple of ${range.multipleOf}`;
   return `${name} must be ${kind} from ${range.min} to ${range.max}${multiple}`;
@@ -123,13 +136,7 @@ function shown(value: unknown): string {
 function readNumber(name: NumericOption, raw: unknown, range: NumberRange, issues: OptionIssue[]): number | undefined {
   if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '')) return range.default;
   const value = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw.trim()) : Number.NaN;
-  const valid =
-    Number.isFinite(value) &&
-    value >= range.min &&
-    value <= range.max &&
-    (!range.integer || Number.isInteger(value)) &&
-    (range.multipleOf === undefined || value % range.multipleOf === 0);
-  if (!valid) {
+  if (!inRange(value, range)) {
     issues.push({ field: name, message: `${describeRange(name, range)} (got ${shown(raw)}).` });
     return undefined;
   }

@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { EngineDevice } from '../config.js';
 import type { EngineStatus, Renderer, RenderOptions, RenderOutput, RenderParams } from '../core/ports.js';
+import { describeRange, inRange, type NumberBounds } from '../core/requests.js';
 import type { Logger } from '../log.js';
 import { DEMO_MODEL_LABEL, DEMO_MODEL_NOTICE, ensureDemoModel } from './demo/demo_model.js';
 import type { RandomModelProgress } from './demo/random_model.js';
@@ -251,9 +252,8 @@ export class Engine implements Renderer {
   async generate(request: GenerateRequest, options: { signal?: AbortSignal; onProgress?: (p: GenerateProgress) => void } = {}): Promise<GenerateResult> {
     const base = this.#pipeline;
     if (this.#state !== 'ready' || base === undefined) throw new Error(`the engine is not ready (${this.status().message ?? this.#state})`);
-    if (request.seed !== undefined && !(Number.isInteger(request.seed) && request.seed >= 0 && request.seed <= MAX_SEED)) {
-      throw new RangeError(`seed must be a whole number from 0 to ${MAX_SEED} (got ${request.seed})`);
-    }
+    const seedRange: NumberBounds = { min: 0, max: MAX_SEED, integer: true };
+    if (request.seed !== undefined && !inRange(request.seed, seedRange)) throw new RangeError(`${describeRange('seed', seedRange)} (got ${request.seed})`);
     const seed = request.latents !== undefined ? null : (request.seed ?? Math.floor(Math.random() * (MAX_SEED + 1)));
     // A scheduler per call: it holds the call's timesteps, and renders may run concurrently (ENGINE_SLOTS).
     const pipeline = base.withScheduler(new DDIMScheduler(this.#schedulerConfig));

@@ -6,6 +6,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, ENGINE_DEVICES, type EngineDevice, loadConfig, withDotEnv } from '../../config.js';
+import { describeRange, inRange, type NumberBounds } from '../../core/requests.js';
 import { EngineDeviceError } from '../../engine/device.js';
 import { type Engine, EngineLoadError, type GenerateResult } from '../../engine/engine.js';
 import { createEngine } from '../../engine/index.js';
@@ -42,20 +43,12 @@ interface GenerateOptions {
   json?: boolean;
 }
 
-function numberArg(name: string, min: number, max: number, options: { integer: boolean; multipleOf?: number }) {
+function numberArg(name: string, min: number, max: number, options: Pick<NumberBounds, 'integer' | 'multipleOf'>) {
+  const range: NumberBounds = { min, max, ...options };
   return (raw: string): number => {
     const value = Number(raw);
-    const ok =
-      raw.trim() !== '' &&
-      Number.isFinite(value) &&
-      value >= min &&
-      value <= max &&
-      (!options.integer || Number.isInteger(value)) &&
-      (options.multipleOf === undefined || value % options.multipleOf === 0);
-    if (!ok) {
-      const multiple = options.multipleOf === undefined ? '' : `, a multiple of ${options.multipleOf}`;
-      throw new InvalidArgumentError(`${name} must be ${options.integer ? 'a whole number' : 'a number'} from ${min} to ${max}${multiple}.`);
-    }
+    // Number('') and Number(' ') are 0, which would pass for the seed.
+    if (raw.trim() === '' || !inRange(value, range)) throw new InvalidArgumentError(`${describeRange(name, range)}.`);
     return value;
   };
 }

@@ -10,7 +10,7 @@
 // (F, H, W, 3).
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { ENGINE_LIMITS, FIXED_LIMITS } from '../../../core/requests.js';
+import { describeRange, ENGINE_LIMITS, FIXED_LIMITS, inRange, type NumberBounds } from '../../../core/requests.js';
 import type { AutoencoderKLConfig } from '../../models/autoencoders/autoencoder_kl.js';
 import { CLIPTokenizer } from '../../models/clip/tokenization_clip.js';
 import { ModelConfigError } from '../../models/model_config.js';
@@ -238,20 +238,16 @@ export class TextToVideoSDPipeline {
       numInferenceSteps: options.numInferenceSteps ?? PIPELINE_DEFAULTS.numInferenceSteps,
       guidanceScale: options.guidanceScale ?? PIPELINE_DEFAULTS.guidanceScale,
     };
-    const check = (field: keyof typeof resolved, min: number, max: number, integer: boolean, multipleOf?: number): void => {
+    const check = (field: keyof typeof resolved, bounds: NumberBounds): void => {
       const value = resolved[field];
-      const ok = Number.isFinite(value) && value >= min && value <= max && (!integer || Number.isInteger(value)) && (multipleOf === undefined || value % multipleOf === 0);
-      if (!ok) {
-        const kind = integer ? 'a whole number' : 'a number';
-        const multiple = multipleOf === undefined ? '' : `, a multiple of ${multipleOf}`;
-        issues.push({ field, message: `${field} must be ${kind} from ${min} to ${max}${multiple} (got ${value}).` });
-      }
+      if (!inRange(value, bounds)) issues.push({ field, message: `${describeRange(field, bounds)} (got ${value}).` });
     };
-    check('numFrames', L.minFrames, L.maxFrames, true);
-    check('height', L.minSide, L.maxSide, true, this.vaeScaleFactor);
-    check('width', L.minSide, L.maxSide, true, this.vaeScaleFactor);
-    check('numInferenceSteps', L.minSteps, L.maxSteps, true);
-    check('guidanceScale', L.minGuidance, L.maxGuidance, false);
+    const side: NumberBounds = { min: L.minSide, max: L.maxSide, integer: true, multipleOf: this.vaeScaleFactor };
+    check('numFrames', { min: L.minFrames, max: L.maxFrames, integer: true });
+    check('height', side);
+    check('width', side);
+    check('numInferenceSteps', { min: L.minSteps, max: L.maxSteps, integer: true });
+    check('guidanceScale', { min: L.minGuidance, max: L.maxGuidance, integer: false });
     if (typeof options.prompt !== 'string') issues.push({ field: 'prompt', message: `prompt must be text (got ${typeof options.prompt}).` });
     if (options.negativePrompt !== undefined && typeof options.negativePrompt !== 'string') {
       issues.push({ field: 'negativePrompt', message: `negativePrompt must be text (got ${typeof options.negativePrompt}).` });
