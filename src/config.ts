@@ -142,7 +142,8 @@ function oneOf<const T extends readonly string[]>(values: T, fallback: T[number]
   });
 }
 
-function httpUrl(fallback: string | undefined, protocols = ['http:', 'https:']) {
+// Generic so that a variable with a string fallback parses to a string, not string | undefined.
+function httpUrl<Fallback extends string | undefined>(fallback: Fallback, protocols = ['http:', 'https:']) {
   return optionalText.transform((raw, ctx) => {
     if (raw === undefined) return fallback;
     try {
@@ -254,19 +255,19 @@ export function loadConfig(env: Env = process.env): Config {
       ffmpegPath: e.FFMPEG_PATH,
       secondsPerUnit: e.ENGINE_SECONDS_PER_UNIT,
     },
-    hub: { endpoint: e.HF_ENDPOINT ?? 'https://huggingface.co', token: e.HF_TOKEN },
+    hub: { endpoint: e.HF_ENDPOINT, token: e.HF_TOKEN },
     discord: {
       token: e.DISCORD_TOKEN,
       applicationId: e.DISCORD_APPLICATION_ID,
       guildId: e.DISCORD_GUILD_ID,
-      apiUrl: e.DISCORD_API_URL ?? 'https://discord.com/api',
+      apiUrl: e.DISCORD_API_URL,
       gatewayUrl: e.DISCORD_GATEWAY_URL,
     },
     slack: {
       botToken: e.SLACK_BOT_TOKEN,
       signingSecret: e.SLACK_SIGNING_SECRET,
       appToken: e.SLACK_APP_TOKEN,
-      apiUrl: e.SLACK_API_URL ?? 'https://slack.com/api/',
+      apiUrl: e.SLACK_API_URL,
     },
     limits: { maxFrames: e.MAX_FRAMES, maxSide: e.MAX_SIDE, maxSteps: e.MAX_STEPS },
     settingDefaults: {
