@@ -2,7 +2,8 @@
 // newest first, one page at a time with the total for the pager. Read-only; state changes stay in job-store.ts.
 import type { Job, JobStatus, Platform } from '../core/jobs.js';
 import type { DatabaseProvider, Prisma, PrismaClient } from '../db/database.js';
-import { containsIgnoringCase } from '../db/text-search.js';
+import { pageWindow } from '../db/paging.js';
+import { userTextFilter } from '../db/text-search.js';
 import { toJob } from './job-store.js';
 
 export interface HistoryFilter {
@@ -36,9 +37,7 @@ export class JobHistory {
   async search(filter: HistoryFilter): Promise<HistoryPage> {
     const user: Prisma.UserWhereInput = {
       ...(filter.platform === undefined ? {} : { platform: filter.platform }),
-      ...(filter.user === undefined
-        ? {}
-        : { OR: [{ platformUserId: containsIgnoringCase(this.provider, filter.user) }, { displayName: containsIgnoringCase(this.provider, filter.user) }] }),
+      ...(filter.user === undefined ? {} : userTextFilter(this.provider, filter.user)),
     };
     const where: Prisma.JobWhereInput = {
       ...(Object.keys(user).length === 0 ? {} : { user }),
@@ -48,12 +47,11 @@ export class JobHistory {
         : { createdAt: { ...(filter.from === undefined ? {} : { gte: filter.from }), ...(filter.to === undefined ? {} : { lt: filter.to }) } }),
     };
     const total = await this.prisma.job.count({ where });
-    const pages = Math.max(1, Math.ceil(total / filter.pageSize));
-    const page = Math.min(Math.max(1, filter.page), pages);
+    const { page, pages, skip } = pageWindow(total, filter.page, filter.pageSize);
     const rows = await this.prisma.job.findMany({
       where,
       orderBy: { seq: 'desc' },
-      skip: (page - 1) * filter.pageSize,
+      skip,
       take: filter.pageSize,
       include: { user: true },
     });

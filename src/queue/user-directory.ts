@@ -2,7 +2,8 @@
 // time. Read-only; changes go through VideoService (updateUser, setUserQuota), which audits them.
 import type { Platform, Role } from '../core/jobs.js';
 import type { DatabaseProvider, Prisma, PrismaClient } from '../db/database.js';
-import { containsIgnoringCase } from '../db/text-search.js';
+import { pageWindow } from '../db/paging.js';
+import { userTextFilter } from '../db/text-search.js';
 
 export interface DirectoryUser {
   id: string;
@@ -31,17 +32,13 @@ export class UserDirectory {
 
   /** Newest first. */
   async search(query: { text?: string; page: number; pageSize: number }): Promise<UserPage> {
-    const where: Prisma.UserWhereInput =
-      query.text === undefined
-        ? {}
-        : { OR: [{ platformUserId: containsIgnoringCase(this.provider, query.text) }, { displayName: containsIgnoringCase(this.provider, query.text) }] };
+    const where: Prisma.UserWhereInput = query.text === undefined ? {} : userTextFilter(this.provider, query.text);
     const total = await this.prisma.user.count({ where });
-    const pages = Math.max(1, Math.ceil(total / query.pageSize));
-    const page = Math.min(Math.max(1, query.page), pages);
+    const { page, pages, skip } = pageWindow(total, query.page, query.pageSize);
     const rows = await this.prisma.user.findMany({
       where,
       orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
-      skip: (page - 1) * query.pageSize,
+      skip,
       take: query.pageSize,
     });
     const queued =
