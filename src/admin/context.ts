@@ -85,10 +85,10 @@ export function redirectWithFlash(request: FastifyRequest, reply: FastifyReply, 
 
 /**
  * The dashboard page a form was posted from (path and query), when the Referer names one on this host (helmet
- * sets Referrer-Policy: same-origin, so browsers send it to us and nowhere else). Used only to choose where to go
- * back to; never trusted for anything else.
+ * sets Referrer-Policy: same-origin, so browsers send it to us and nowhere else), and, given `within`, only when
+ * it starts with that. Used only to choose where to go back to; never trusted for anything else.
  */
-export function refererPage(request: FastifyRequest): string | undefined {
+export function refererPage(request: FastifyRequest, within = ''): string | undefined {
   const referer = request.headers.referer;
   if (referer === undefined) return undefined;
   try {
@@ -96,7 +96,8 @@ export function refererPage(request: FastifyRequest): string | undefined {
     // Through URL on both sides, so that "host:80" and "host" compare equal.
     const ownHost = new URL(`${request.protocol}://${request.host}`).host;
     if (url.host !== ownHost || !/^\/admin(\/|$)/.test(url.pathname) || /^\/admin\/(login|api)(\/|$)/.test(url.pathname)) return undefined;
-    return url.pathname + url.search;
+    const page = url.pathname + url.search;
+    return page.startsWith(within) ? page : undefined;
   } catch {
     return undefined;
   }

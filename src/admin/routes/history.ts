@@ -42,8 +42,7 @@ export async function historyRoutes(app: FastifyInstance, { ctx }: { ctx: AdminC
     const job = await ctx.service.getJob(jobIdParam(request.params));
     await deleteJobOutput(ctx.store, ctx.outputsDir, job);
     await ctx.service.appendAudit({ actor: DASHBOARD_ACTOR, action: 'job.video.delete', target: job.id, details: { owner: `${job.user.platform}:${job.user.platformUserId}` } });
-    const page = refererPage(request);
-    const back = page?.startsWith('/admin/history') === true ? page : '/admin/history';
+    const back = refererPage(request, '/admin/history') ?? '/admin/history';
     return redirectWithFlash(request, reply, back, { kind: 'ok', text: 'Video deleted; the job stays in the history.' });
   });
 

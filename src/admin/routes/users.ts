@@ -76,8 +76,7 @@ export async function userRoutes(app: FastifyInstance, { ctx }: { ctx: AdminCont
   app.post('/workspaces/:platform/:id/quota', async (request, reply) => {
     const workspace = parseFields(userParams, request.params);
     await ctx.service.setWorkspaceQuota(workspace.platform, workspace.id, quotaPatch(request.body), DASHBOARD_ACTOR);
-    const back = refererPage(request);
-    return redirectWithFlash(request, reply, back?.startsWith('/admin/users/') === true ? back : '/admin/users', {
+    return redirectWithFlash(request, reply, refererPage(request, '/admin/users/') ?? '/admin/users', {
       kind: 'ok',
       text: `Workspace quota saved for ${workspace.id}; it applies to the next request of everyone in it.`,
     });
