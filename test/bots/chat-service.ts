@@ -1,7 +1,6 @@
 // The whole service as `t2v serve` runs it (startService: database, queue, worker, HTTP server, chat adapters turned
 // on by their tokens in the environment), with the engine's built-in demo model rendering for real at a tiny size,
 // pointed at the loopback fakes. Shared by the Discord and Slack end-to-end tests.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { configSecrets, loadConfig, type Config } from '../../src/config.js';
 import { createEngine } from '../../src/engine/index.js';
 import { startService, type RunningService } from '../../src/main.js';
 import type { Recorder } from '../fakes/recorder.js';
+import { ffprobe as probeFile, type ProbedStream } from '../support/ffprobe.js';
 import { captureLogs } from './captured-logs.js';
 
 /** A render the demo model does in a fraction of a second: 4 frames of 64x64, 2 steps. */
@@ -107,25 +107,13 @@ export async function startChatService(t: TestContext, options: ChatServiceOptio
   return service;
 }
 
-export interface ProbedStream {
-  codec_name: string;
-  width: number;
-  height: number;
-  nb_read_frames: string;
-}
-
 /** Writes uploaded bytes to a file and asks ffprobe what it is; throws if ffprobe does not accept it. */
-export function ffprobe(bytes: Buffer, extension = 'mp4'): ProbedStream {
+export function ffprobe(bytes: Buffer, extension = 'mp4'): Pick<ProbedStream, 'codec_name' | 'width' | 'height' | 'nb_read_frames'> {
   const dir = mkdtempSync(join(tmpdir(), 't2v-probe-'));
   try {
     const path = join(dir, `upload.${extension}`);
     writeFileSync(path, bytes);
-    const json = execFileSync(
-      'ffprobe',
-      ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'json', path],
-      { encoding: 'utf8' },
-    );
-    return (JSON.parse(json) as { streams: ProbedStream[] }).streams[0]!;
+    return probeFile(path, ['codec_name', 'width', 'height', 'nb_read_frames']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

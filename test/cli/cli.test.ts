@@ -2,7 +2,7 @@
 // or a script runs them: outputs checked with ffprobe, summaries parsed from stdout, exit codes (docs/cli.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { listReferenceCases } from '../../src/engine/reference_cases.js';
 import { encodeSafetensors, SafetensorsFile } from '../../src/engine/weights/safetensors.js';
 import { FakeHub, type FakeRepoFile } from '../fakes/hub.js';
+import { ffprobe } from '../support/ffprobe.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 /** The goldens folder: a diffusers model folder that also holds reference cases. */
@@ -43,11 +44,6 @@ function t2v(args: string[], env: Record<string, string> = {}, onStderr?: (text:
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
-}
-
-function ffprobe(path: string): Record<string, string | number> {
-  const json = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,pix_fmt,width,height,r_frame_rate,nb_read_frames', '-of', 'json', path], { encoding: 'utf8' });
-  return (JSON.parse(json) as { streams: Record<string, string | number>[] }).streams[0]!;
 }
 
 test('generate writes an H.264 MP4 and a JSON summary; the same seed gives the same frames', async () => {

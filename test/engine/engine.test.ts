@@ -2,7 +2,6 @@
 // selection (auto/cuda/cpu with an injected CUDA probe and simulated CUDA session failures), model errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { OrtSessionError } from '../../src/engine/onnx/session.js';
 import { TextToVideoSDPipeline } from '../../src/engine/pipelines/text_to_video_synthesis/pipeline_text_to_video_synth.js';
 import { createLogger } from '../../src/log.js';
 import { loadEngine } from '../../src/main.js';
+import { ffprobe } from '../support/ffprobe.js';
 
 const dataDir = await mkdtemp(join(tmpdir(), 't2v-engine-test-'));
 test.after(() => rm(dataDir, { recursive: true, force: true }));
@@ -27,11 +27,6 @@ function collectingLogger(): { logger: ReturnType<typeof createLogger>; lines: (
 
 function options(overrides: Partial<EngineOptions> = {}): EngineOptions {
   return { modelDir: '', dataDir, device: 'cpu', deviceId: 0, threads: 2, ffmpegPath: '', logger: collectingLogger().logger, ...overrides };
-}
-
-function probe(path: string): Record<string, string> {
-  const json = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,pix_fmt,width,height,r_frame_rate,nb_read_frames', '-of', 'json', path], { encoding: 'utf8' });
-  return (JSON.parse(json) as { streams: Record<string, string>[] }).streams[0]!;
 }
 
 test('the demo engine loads in the background, says it renders noise, and renders MP4 and PNG through the Renderer port', async () => {
@@ -56,7 +51,7 @@ test('the demo engine loads in the background, says it renders noise, and render
     assert.equal(video.bytes, (await stat(video.mediaPath)).size);
     assert.ok(video.gpuSeconds > 0);
     assert.ok((await stat(video.posterPath)).size > 0);
-    const stream = probe(video.mediaPath);
+    const stream = ffprobe(video.mediaPath);
     assert.deepEqual([stream.codec_name, stream.pix_fmt, stream.width, stream.height, stream.r_frame_rate, stream.nb_read_frames], ['h264', 'yuv420p', 64, 96, '8/1', '4']);
     assert.deepEqual(
       progress.filter((p) => p.step < p.totalSteps).map((p) => p.step),

@@ -12,6 +12,7 @@ import { writeFramePngs } from '../../src/engine/video/frames_dir.js';
 import { exportFrames } from '../../src/engine/video/export_utils.js';
 import { encodePng } from '../../src/engine/video/png.js';
 import type { RgbFrames } from '../../src/engine/video/frames.js';
+import { ffprobe } from '../support/ffprobe.js';
 
 function isInstalled(name: string): boolean {
   try {
@@ -65,24 +66,6 @@ function blockNoiseFrames(frames: number, height: number, width: number): RgbFra
     }
   }
   return { data, frames, height, width };
-}
-
-interface ProbedStream {
-  codec_name: string;
-  pix_fmt: string;
-  width: number;
-  height: number;
-  r_frame_rate: string;
-  nb_read_frames: string;
-}
-
-function ffprobe(path: string): ProbedStream {
-  const json = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,pix_fmt,width,height,r_frame_rate,nb_read_frames', '-of', 'json', path], {
-    encoding: 'utf8',
-  });
-  const stream = (JSON.parse(json) as { streams: ProbedStream[] }).streams[0];
-  assert.ok(stream, `ffprobe found no video stream in ${path}`);
-  return stream;
 }
 
 /** Decodes frame `index` of any file to RGB24 with the system ffmpeg (an independent decoder). */
