@@ -5,7 +5,7 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { EngineDevice } from '../config.js';
 import type { EngineStatus, Renderer, RenderOptions, RenderOutput, RenderParams } from '../core/ports.js';
-import { describeRange, inRange, type NumberBounds } from '../core/requests.js';
+import { describeRange, FIXED_LIMITS, inRange, type NumberBounds } from '../core/requests.js';
 import type { Logger } from '../log.js';
 import { DEMO_MODEL_LABEL, DEMO_MODEL_NOTICE, ensureDemoModel } from './demo/demo_model.js';
 import type { RandomModelProgress } from './demo/random_model.js';
@@ -15,6 +15,7 @@ import { OrtSessionError, type SessionOptions } from './onnx/session.js';
 import {
   type FromPretrainedOptions,
   type FromPretrainedProgress,
+  PIPELINE_DEFAULTS,
   type PipelineTimings,
   TextToVideoSDPipeline,
 } from './pipelines/text_to_video_synthesis/pipeline_text_to_video_synth.js';
@@ -107,8 +108,6 @@ export interface GenerateResult {
   seed: number | null;
   timings: PipelineTimings;
 }
-
-const MAX_SEED = 2 ** 32 - 1;
 
 function isModelProblem(error: unknown): boolean {
   return error instanceof ModelConfigError || error instanceof SafetensorsError || error instanceof WeightsMismatchError;
@@ -252,13 +251,13 @@ export class Engine implements Renderer {
   async generate(request: GenerateRequest, options: { signal?: AbortSignal; onProgress?: (p: GenerateProgress) => void } = {}): Promise<GenerateResult> {
     const base = this.#pipeline;
     if (this.#state !== 'ready' || base === undefined) throw new Error(`the engine is not ready (${this.status().message ?? this.#state})`);
-    const seedRange: NumberBounds = { min: 0, max: MAX_SEED, integer: true };
+    const seedRange: NumberBounds = { min: 0, max: FIXED_LIMITS.maxSeed, integer: true };
     if (request.seed !== undefined && !inRange(request.seed, seedRange)) throw new RangeError(`${describeRange('seed', seedRange)} (got ${request.seed})`);
-    const seed = request.latents !== undefined ? null : (request.seed ?? Math.floor(Math.random() * (MAX_SEED + 1)));
+    const seed = request.latents !== undefined ? null : (request.seed ?? Math.floor(Math.random() * (FIXED_LIMITS.maxSeed + 1)));
     // A scheduler per call: it holds the call's timesteps, and renders may run concurrently (ENGINE_SLOTS).
     const pipeline = base.withScheduler(new DDIMScheduler(this.#schedulerConfig));
-    const width = request.width ?? 256;
-    const height = request.height ?? 256;
+    const width = request.width ?? PIPELINE_DEFAULTS.width;
+    const height = request.height ?? PIPELINE_DEFAULTS.height;
     let totalSteps = 0;
     const out = await pipeline.call({
       prompt: request.prompt,

@@ -6,7 +6,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, ENGINE_DEVICES, type EngineDevice, loadConfig, withDotEnv } from '../../config.js';
-import { describeRange, inRange, type NumberBounds } from '../../core/requests.js';
+import { describeRange, ENGINE_LIMITS, FIXED_LIMITS, inRange, type NumberBounds, PARAM_DEFAULTS } from '../../core/requests.js';
 import { EngineDeviceError } from '../../engine/device.js';
 import { type Engine, EngineLoadError, type GenerateResult } from '../../engine/engine.js';
 import { createEngine } from '../../engine/index.js';
@@ -20,11 +20,8 @@ import { createLogger } from '../../log.js';
 import { EXIT_CODES, isAbortError, usageErrorsExitWith2 } from '../exit-codes.js';
 import { formatSeconds, PhaseBar, showLoadProgress } from '../progress.js';
 
-const DEFAULT_FPS = 8;
-const MAX_FPS = 30;
-const MAX_SEED = 2 ** 32 - 1;
 /** The VAE of every ModelScope-style model downsamples by 8; the pipeline re-checks against the loaded model. */
-const SIDE_MULTIPLE = 8;
+const SIDE_MULTIPLE = ENGINE_LIMITS.sideMultiple;
 
 interface GenerateOptions {
   output: string;
@@ -68,9 +65,9 @@ export function registerGenerate(program: Command): void {
     .option('--height <px>', `height, ${L.minSide}-${L.maxSide}, a multiple of ${SIDE_MULTIPLE} (default ${PIPELINE_DEFAULTS.height})`, numberArg('height', L.minSide, L.maxSide, { integer: true, multipleOf: SIDE_MULTIPLE }))
     .option('--steps <n>', `denoising steps, ${L.minSteps}-${L.maxSteps}`, numberArg('steps', L.minSteps, L.maxSteps, { integer: true }), PIPELINE_DEFAULTS.numInferenceSteps)
     .option('--guidance <g>', `classifier-free guidance scale, ${L.minGuidance}-${L.maxGuidance}; 1 turns it off`, numberArg('guidance', L.minGuidance, L.maxGuidance, { integer: false }), PIPELINE_DEFAULTS.guidanceScale)
-    .addOption(new Option('--seed <n>', `seed, 0-${MAX_SEED} (default: random, printed in the summary)`).argParser(numberArg('seed', 0, MAX_SEED, { integer: true })).conflicts('latents'))
+    .addOption(new Option('--seed <n>', `seed, 0-${FIXED_LIMITS.maxSeed} (default: random, printed in the summary)`).argParser(numberArg('seed', 0, FIXED_LIMITS.maxSeed, { integer: true })).conflicts('latents'))
     .option('--latents <file>', 'initial latents from a safetensors file: tensor "latents" (or its only tensor), shape (1, 4, frames, height/8, width/8); sets frames and size unless given')
-    .option('--fps <n>', `frames per second of the MP4, 1-${MAX_FPS}`, numberArg('fps', 1, MAX_FPS, { integer: true }), DEFAULT_FPS)
+    .option('--fps <n>', `frames per second of the MP4, ${FIXED_LIMITS.minFps}-${FIXED_LIMITS.maxFps}`, numberArg('fps', FIXED_LIMITS.minFps, FIXED_LIMITS.maxFps, { integer: true }), PARAM_DEFAULTS.fps)
     .option('--model <dir>', 'diffusers model folder (default: MODEL_DIR, else the built-in demo model)')
     .addOption(new Option('--device <device>', 'execution device (default: ENGINE_DEVICE, else auto)').choices(ENGINE_DEVICES))
     .option('--frames-dir <dir>', 'also write every frame as a PNG into this folder')

@@ -10,7 +10,7 @@
 // (F, H, W, 3).
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { describeRange, ENGINE_LIMITS, FIXED_LIMITS, inRange, type NumberBounds } from '../../../core/requests.js';
+import { describeRange, ENGINE_LIMITS, FIXED_LIMITS, inRange, type NumberBounds, PARAM_DEFAULTS } from '../../../core/requests.js';
 import type { AutoencoderKLConfig } from '../../models/autoencoders/autoencoder_kl.js';
 import { CLIPTokenizer } from '../../models/clip/tokenization_clip.js';
 import { ModelConfigError } from '../../models/model_config.js';
@@ -56,13 +56,14 @@ export const PIPELINE_LIMITS = {
   maxGuidance: FIXED_LIMITS.maxGuidance,
 } as const;
 
+/** The service's defaults (core/requests.ts), so `t2v generate` and the service default alike. */
 export const PIPELINE_DEFAULTS = {
-  numFrames: 16,
-  height: 256,
-  width: 256,
-  /** diffusers defaults to 50; 25 is the bot's speed/quality trade-off. */
-  numInferenceSteps: 25,
-  guidanceScale: 9,
+  numFrames: PARAM_DEFAULTS.frames,
+  height: PARAM_DEFAULTS.height,
+  width: PARAM_DEFAULTS.width,
+  /** diffusers defaults to 50; the bot's 25 is its speed/quality trade-off. */
+  numInferenceSteps: PARAM_DEFAULTS.steps,
+  guidanceScale: PARAM_DEFAULTS.guidance,
 } as const;
 
 export type PipelineProgress =
