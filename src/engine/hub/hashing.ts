@@ -36,13 +36,3 @@ export async function hashFilePrefix(path: string, length: number, hasher: Conte
   if (length === 0) return;
   for await (const chunk of createReadStream(path, { start: 0, end: length - 1, signal })) hasher.update(chunk as Buffer);
 }
-
-/** sha256 (hex) of a whole file, streamed; `onBytes` reports progress. */
-export async function sha256File(path: string, onBytes?: (bytes: number) => void, signal?: AbortSignal): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { signal })) {
-    hash.update(chunk as Buffer);
-    onBytes?.((chunk as Buffer).length);
-  }
-  return hash.digest('hex');
-}

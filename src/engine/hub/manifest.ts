@@ -4,7 +4,7 @@
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { sha256File } from './hashing.js';
+import { sha256File } from '../utils/sha256_file.js';
 import { MODEL_INDEX_NAME, pipelineComponents } from './file_selection.js';
 
 export const MANIFEST_NAME = 't2v-manifest.json';
@@ -88,14 +88,13 @@ export async function verifyModelFolder(dir: string, options: VerifyModelFolderO
       } else if (size !== file.size) {
         problems.push({ path: file.path, problem: 'size', detail: `${size} bytes instead of ${file.size}` });
       } else if (checkHashes) {
-        const sha256 = await sha256File(
-          path,
-          (bytes) => {
+        const sha256 = await sha256File(path, {
+          onBytes: (bytes) => {
             bytesDone += bytes;
             options.onProgress?.({ bytesDone, bytesTotal, file: file.path });
           },
-          options.signal,
-        );
+          signal: options.signal,
+        });
         if (sha256 !== file.sha256) problems.push({ path: file.path, problem: 'hash', detail: `sha256 ${sha256} instead of ${file.sha256}` });
         continue;
       }

@@ -8,7 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fetchRepoRevision, resolveUrl, authHeaders, DEFAULT_ENDPOINT, type RepoFile } from './hub_api.js';
 import { downloadFile, partialPathOf } from './download_file.js';
 import { findModelIndex, MODEL_INDEX_NAME, selectPipelineFiles } from './file_selection.js';
-import { sha256File } from './hashing.js';
+import { sha256File } from '../utils/sha256_file.js';
 import { HubError } from './hub_errors.js';
 import { readManifest, REPLACED_SUFFIX, sizeOrNull, STAGING_SUFFIX, verifyModelFolder, writeManifest, type ModelManifest } from './manifest.js';
 import type { RetryOptions } from './http.js';
@@ -163,7 +163,7 @@ export async function pullModel(options: PullModelOptions): Promise<PullModelRes
       endpoint,
       pulledAt: new Date().toISOString(),
       files: await Promise.all(
-        selected.map(async (f) => ({ path: f.path, size: f.size, sha256: f.sha256 ?? (await sha256File(join(staging, f.path), undefined, signal)) })),
+        selected.map(async (f) => ({ path: f.path, size: f.size, sha256: f.sha256 ?? (await sha256File(join(staging, f.path), { signal })) })),
       ),
     };
     await rm(join(staging, STAGING_STATE_NAME), { force: true });

@@ -4,13 +4,14 @@
 // every file still has its recorded size and SHA-256, otherwise it is deleted and rebuilt. Builds happen in a
 // temporary directory renamed into place, so a crash or a concurrent build never leaves a half-written entry.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sha256File } from '../utils/sha256_file.js';
 
 const MANIFEST = 'manifest.json';
 const MODEL_FILE = 'model.onnx';
 const MANIFEST_VERSION = 1;
+const HASH_CHUNK_BYTES = 4 * 2 ** 20;
 
 export interface CacheEntrySpec {
   /** Graph kind, part of the entry's directory name: `unet`, `text_encoder`, `vae_decoder`, ... */
@@ -46,13 +47,6 @@ interface Manifest {
   files: { name: string; size: number; sha256: string }[];
   createdAt: string;
   buildSeconds: number;
-}
-
-/** SHA-256 of a file, streamed. */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 * 2 ** 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** A stable JSON text (sorted object keys), so equal identities hash equally. */
@@ -102,7 +96,7 @@ export class GraphCache {
       const files = [];
       for (const name of (await readdir(tmp)).sort()) {
         const path = join(tmp, name);
-        files.push({ name, size: (await stat(path)).size, sha256: await sha256File(path) });
+        files.push({ name, size: (await stat(path)).size, sha256: await sha256File(path, { chunkSize: HASH_CHUNK_BYTES }) });
       }
       const manifest: Manifest = {
         manifestVersion: MANIFEST_VERSION,
@@ -156,7 +150,7 @@ export class GraphCache {
         () => -1,
       );
       if (size !== file.size) return `${file.name} has ${size < 0 ? 'gone' : `${size} bytes, expected ${file.size}`}`;
-      if ((await sha256File(path)) !== file.sha256) return `${file.name} does not match its SHA-256`;
+      if ((await sha256File(path, { chunkSize: HASH_CHUNK_BYTES })) !== file.sha256) return `${file.name} does not match its SHA-256`;
     }
     return undefined;
   }

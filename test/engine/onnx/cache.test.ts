@@ -6,7 +6,8 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, truncate, utimes, writeFile 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { findWeightFiles, type LoadProgress, loadModelGraphs } from '../../../src/engine/models/model_graphs.js';
-import { GraphCache, sha256File } from '../../../src/engine/onnx/cache.js';
+import { GraphCache } from '../../../src/engine/onnx/cache.js';
+import { sha256File } from '../../../src/engine/utils/sha256_file.js';
 import { createSession } from '../../../src/engine/onnx/session.js';
 import { SafetensorsFile } from '../../../src/engine/weights/safetensors.js';
 import { f32, i64, maxAbsDiff } from '../graph-helpers.js';
