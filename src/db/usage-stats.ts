@@ -5,6 +5,7 @@
 // a week of jobs is at most a few thousand rows on one GPU, read with a narrow select on the startedAt/finishedAt
 // indexes, so this stays cheap and the query code stays the same for both providers.
 import { PLATFORMS, type Platform } from '../core/jobs.js';
+import { utcDay } from '../queue/quota.js';
 import type { PrismaClient } from './database.js';
 
 const DAY_MS = 86_400_000;
@@ -53,7 +54,7 @@ export function utcDayStart(at: Date): Date {
 /** The `days` UTC dates ending with the one containing `now`, oldest first. */
 export function lastDays(days: number, now: Date): string[] {
   const today = utcDayStart(now).getTime();
-  return Array.from({ length: days }, (_, i) => new Date(today - (days - 1 - i) * DAY_MS).toISOString().slice(0, 10));
+  return Array.from({ length: days }, (_, i) => utcDay(new Date(today - (days - 1 - i) * DAY_MS)));
 }
 
 function emptySeries(length: number): Record<Platform, number[]> {
@@ -84,7 +85,7 @@ export class UsageStats {
     const videos = emptySeries(days);
     const gpuSeconds = emptySeries(days);
     for (const row of rows) {
-      const index = labels.indexOf(row.finishedAt!.toISOString().slice(0, 10));
+      const index = labels.indexOf(utcDay(row.finishedAt!));
       if (index < 0) continue;
       if (row.status === 'succeeded') videos[row.user.platform][index]! += 1;
       gpuSeconds[row.user.platform][index]! += row.gpuSeconds ?? 0;
