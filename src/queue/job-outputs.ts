@@ -13,7 +13,12 @@ export async function deleteJobOutput(store: JobStore, outputsDir: string, job: 
     throw videoBotError(ErrorCode.InvalidState, { jobId: job.id, status: job.status, action: 'video' });
   }
   if (job.output === null) throw videoBotError(ErrorCode.NotFound, { entity: 'video', id: job.id });
+  await removeJobOutput(store, outputsDir, job.id);
+}
+
+/** Deletes a job's output folder and forgets its files, without checks (the retention sweep picks finished jobs). */
+export async function removeJobOutput(store: JobStore, outputsDir: string, jobId: string): Promise<void> {
   // The folder is named by the job id under outputsDir (as the worker creates it), never by a stored path.
-  await rm(join(outputsDir, job.id), { recursive: true, force: true });
-  await store.clearOutput(job.id);
+  await rm(join(outputsDir, jobId), { recursive: true, force: true });
+  await store.clearOutput(jobId);
 }
