@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPlug
 import { ErrorCode } from '../core/errors.js';
 import { videoBotError } from '../core/messages.js';
 import type { VideoService } from '../core/service.js';
+import type { EngineStatus } from '../core/ports.js';
 import type { Logger } from '../log.js';
 import { errorBody, sendError } from './errors.js';
 import type { Metrics } from './metrics.js';
@@ -27,6 +28,17 @@ export interface ServerOptions {
   bodyLimit?: number;
 }
 
+/** What /healthz and the HTTP API show of the engine; the execution provider is left to the dashboard. */
+export function publicEngineStatus(engine: EngineStatus): Pick<EngineStatus, 'ready' | 'model' | 'device' | 'demo' | 'message'> {
+  return {
+    ready: engine.ready,
+    model: engine.model,
+    device: engine.device,
+    demo: engine.demo,
+    ...(engine.message === undefined ? {} : { message: engine.message }),
+  };
+}
+
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
@@ -44,13 +56,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     return reply.code(health.ok ? 200 : 503).send({
       status: !health.ok ? 'unavailable' : health.engine.ready ? 'ok' : 'degraded',
       database: health.database,
-      engine: {
-        ready: health.engine.ready,
-        model: health.engine.model,
-        device: health.engine.device,
-        demo: health.engine.demo,
-        ...(health.engine.message === undefined ? {} : { message: health.engine.message }),
-      },
+      engine: publicEngineStatus(health.engine),
       queue: health.queue,
       draining: health.draining,
     });
