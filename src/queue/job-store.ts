@@ -291,7 +291,7 @@ export class JobStore {
   async usageHistory(since: Date): Promise<UsageCharge[]> {
     const rows = await this.prisma.job.findMany({
       where: { startedAt: { gte: since } },
-      select: { userId: true, startedAt: true, gpuSeconds: true, estimatedSeconds: true, status: true },
+      select: { userId: true, startedAt: true, gpuSeconds: true, estimatedSeconds: true },
       orderBy: { startedAt: 'asc' },
     });
     return rows.map((row) => ({
