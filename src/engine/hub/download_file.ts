@@ -1,12 +1,13 @@
 // One file from the hub into `<path>.partial`, resumed with a Range request after any interruption
 // (in this run or an earlier one), checked against the announced size and hash, then renamed to `<path>`.
 // A file under its final name is therefore always complete and verified.
-import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ContentHasher, hashFilePrefix } from './hashing.js';
 import { HubError, hubErrorFromResponse, type HubRequestContext } from './hub_errors.js';
 import { DEFAULT_RETRIES, describeNetworkError, fetchWithRetry, retryDelayMs, type RetryOptions } from './http.js';
+import { sizeOrNull } from './manifest.js';
 
 export interface DownloadTarget {
   url: string;
@@ -44,7 +45,7 @@ export async function downloadFile(target: DownloadTarget, options: DownloadFile
   const { signal, context } = options;
   const partialPath = partialPathOf(target.path);
   await mkdir(dirname(target.path), { recursive: true });
-  let have = await sizeOrZero(partialPath);
+  let have = (await sizeOrNull(partialPath)) ?? 0;
   if (have > target.size) {
     await rm(partialPath, { force: true });
     have = 0;
@@ -172,13 +173,4 @@ const FILE_SYSTEM_ERROR_CODES = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 
 
 function isFileSystemError(error: unknown): boolean {
   return FILE_SYSTEM_ERROR_CODES.has(String((error as NodeJS.ErrnoException | undefined)?.code));
-}
-
-async function sizeOrZero(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw error;
-  }
 }

@@ -125,7 +125,8 @@ export async function pullModel(options: PullModelOptions): Promise<PullModelRes
     const selected = selectPipelineFiles(remote.files, modelIndex, variant);
     const bytesTotal = selected.reduce((sum, f) => sum + f.size, 0);
 
-    const pending: RepoFile[] = [];
+    // With each file left to download, the bytes an earlier pull left of it: done, and resumed from.
+    const pending: { file: RepoFile; partial: number }[] = [];
     let bytesDone = 0;
     let filesDone = 0;
     for (const file of selected) {
@@ -133,16 +134,17 @@ export async function pullModel(options: PullModelOptions): Promise<PullModelRes
         bytesDone += file.size;
         filesDone += 1;
       } else {
-        pending.push(file);
-        bytesDone += Math.min((await sizeOrNull(partialPathOf(join(staging, file.path)))) ?? 0, file.size);
+        const partial = Math.min((await sizeOrNull(partialPathOf(join(staging, file.path)))) ?? 0, file.size);
+        pending.push({ file, partial });
+        bytesDone += partial;
       }
     }
     await ensureFreeSpace(dirname(dest), bytesTotal - bytesDone);
 
-    for (const file of pending) {
+    for (const { file, partial } of pending) {
       signal?.throwIfAborted();
-      const fileStart = bytesDone - Math.min((await sizeOrNull(partialPathOf(join(staging, file.path)))) ?? 0, file.size);
-      let fileBytes = bytesDone - fileStart;
+      const fileStart = bytesDone - partial;
+      let fileBytes = partial;
       const result = await download(file, (bytes) => {
         fileBytes += bytes;
         progress.addBytes(bytes);
