@@ -6,6 +6,7 @@ import { ErrorCode } from '../../core/errors.js';
 import type { Actor, Requester } from '../../core/jobs.js';
 import { videoBotError } from '../../core/messages.js';
 import type { VideoService } from '../../core/service.js';
+import { publicEngineStatus } from '../../http/server.js';
 import {
   auditQuerySchema,
   derivedJobSchema,
@@ -118,11 +119,7 @@ export const httpApi: FastifyPluginAsync<HttpApiOptions> = async (app, { service
 
   app.get('/queue', async () => {
     const snapshot = service.listQueue();
-    const engine = snapshot.engine;
-    return {
-      engine: { ready: engine.ready, model: engine.model, device: engine.device, demo: engine.demo, ...(engine.message === undefined ? {} : { message: engine.message }) },
-      ...queueView(snapshot, publicUrl),
-    };
+    return { engine: publicEngineStatus(snapshot.engine), ...queueView(snapshot, publicUrl) };
   });
 
   app.get('/users/:platform/:id/quota', async (request) => {
