@@ -3,24 +3,10 @@
 // and usage errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { runNode, type NodeRun } from '../support/run-node.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function bench(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/bench.ts', ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function bench(args: string[]): Promise<NodeRun> {
+  return runNode(['--import', 'tsx', 'bench/bench.ts', ...args]);
 }
 
 const TINY = ['--unet-only', '--config', 'models/demo/unet/config.json', '--batch', '1', '--frames', '2', '--size', '8', '--runs', '2'];

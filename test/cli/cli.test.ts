@@ -2,7 +2,6 @@
 // or a script runs them: outputs checked with ffprobe, summaries parsed from stdout, exit codes (docs/cli.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +11,7 @@ import { listReferenceCases } from '../../src/engine/reference_cases.js';
 import { encodeSafetensors, SafetensorsFile } from '../../src/engine/weights/safetensors.js';
 import { FakeHub, type FakeRepoFile } from '../fakes/hub.js';
 import { ffprobe } from '../support/ffprobe.js';
+import { runNode, type NodeRun, type RunNodeOptions } from '../support/run-node.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 /** The goldens folder: a diffusers model folder that also holds reference cases. */
@@ -21,28 +21,12 @@ const work = await mkdtemp(join(tmpdir(), 't2v-cli-test-'));
 const dataDir = join(work, 'data');
 test.after(() => rm(work, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `t2v ...args` in `work` (no .env there) with a clean environment plus `env`. */
-function t2v(args: string[], env: Record<string, string> = {}, onStderr?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], {
-      cwd: work,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: dataDir, ENGINE_THREADS: '2', ENGINE_DEVICE: 'cpu', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      onStderr?.(stderr, child);
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+function t2v(args: string[], env: Record<string, string> = {}, onStderr?: RunNodeOptions['onStderr']): Promise<NodeRun> {
+  return runNode(['--import', TSX, MAIN, ...args], {
+    cwd: work,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: dataDir, ENGINE_THREADS: '2', ENGINE_DEVICE: 'cpu', ...env },
+    onStderr,
   });
 }
 

@@ -5,12 +5,12 @@
 // process. A folder with one reference value moved must make them fail: they do read the folder they are given.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { encodeSafetensors, SafetensorsFile, type SafetensorsDType } from '../../src/engine/weights/safetensors.js';
 import { FIXTURE_GOLDENS_DIR } from './goldens.js';
+import { runNode, type NodeRun } from '../support/run-node.js';
 
 const SOURCE = resolve(FIXTURE_GOLDENS_DIR);
 const work = await mkdtemp(join(tmpdir(), 't2v-goldens-variant-'));
@@ -69,22 +69,10 @@ async function replace(path: string, content: string | Buffer): Promise<void> {
   await writeFile(path, content);
 }
 
-interface Run {
-  code: number | null;
-  output: string;
-}
-
-function runParityTests(goldensDir: string, files: readonly string[]): Promise<Run> {
-  return new Promise((resolveRun, reject) => {
-    // Without NODE_TEST_CONTEXT, which would make the inner test runner report to this one instead of running.
-    const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-    const child = spawn(process.execPath, ['scripts/test.mjs', ...files], { env: { ...env, T2V_GOLDENS_DIR: goldensDir } });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolveRun({ code, output }));
-  });
+function runParityTests(goldensDir: string, files: readonly string[]): Promise<NodeRun> {
+  // Without NODE_TEST_CONTEXT, which would make the inner test runner report to this one instead of running.
+  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+  return runNode(['scripts/test.mjs', ...files], { env: { ...env, T2V_GOLDENS_DIR: goldensDir } });
 }
 
 test('every parity test passes on a folder with renamed, reordered, subset cases and optional fields left out', async (t) => {
