@@ -15,7 +15,8 @@ import {
   loadModelGraphs,
   type ModelConfigs,
   type NetworkName,
-  readComponentConfig,
+  NETWORKS,
+  readModelConfigs,
 } from './models/model_graphs.js';
 import { UNet3DConditionModel } from './models/unets/unet_3d_condition.js';
 import type { FloatType } from './nn/module.js';
@@ -57,15 +58,6 @@ export interface WeightsCheck {
   parameters: number;
   /** The first problem (missing/mismatched/unexpected tensor, unreadable config or file), when not ok. */
   problem?: string;
-}
-
-/** Reads the three component configs (ModelConfigError names the file and key on failure). */
-export async function readModelConfigs(modelDir: string): Promise<ModelConfigs> {
-  return {
-    text_encoder: await readComponentConfig(modelDir, 'text_encoder'),
-    unet: await readComponentConfig(modelDir, 'unet'),
-    vae: await readComponentConfig(modelDir, 'vae'),
-  };
 }
 
 /**
@@ -113,8 +105,6 @@ export async function checkModelWeights(modelDir: string): Promise<WeightsCheck[
   }
   return checks;
 }
-
-export const NETWORKS: readonly NetworkName[] = ['text_encoder', 'unet', 'vae_decoder'];
 
 /** The `input` of the smoke run of a network. */
 export const SMOKE_INPUTS = 'smoke inputs';

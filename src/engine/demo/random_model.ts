@@ -5,8 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { cp, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { ComponentName } from '../models/model_graphs.js';
-import { readModelConfigs, requestWeights } from '../verify_model.js';
+import { type ComponentName, readModelConfigs } from '../models/model_graphs.js';
+import { requestWeights } from '../verify_model.js';
 import { randomWeights } from '../weights/random_weights.js';
 import { VarBuilder } from '../weights/var_builder.js';
 

@@ -23,6 +23,7 @@ import { buildUNet3DGraph, type UNet3DConditionConfig, UNet3DConditionConfigSche
 export const GRAPH_BUILDER_VERSION = 3;
 
 export type NetworkName = 'text_encoder' | 'unet' | 'vae_decoder';
+export const NETWORKS: readonly NetworkName[] = ['text_encoder', 'unet', 'vae_decoder'];
 export type ComponentName = 'text_encoder' | 'unet' | 'vae';
 
 export const COMPONENT_OF = { text_encoder: 'text_encoder', unet: 'unet', vae_decoder: 'vae' } as const satisfies Record<NetworkName, ComponentName>;
@@ -72,6 +73,15 @@ const CONFIG_SCHEMAS = { text_encoder: CLIPTextConfigSchema, unet: UNet3DConditi
 /** A component's parsed config.json (ModelConfigError names the file and the offending keys). */
 export async function readComponentConfig<C extends ComponentName>(modelDir: string, component: C): Promise<ModelConfigs[C]> {
   return (await readModelConfig(CONFIG_SCHEMAS[component], join(modelDir, component, 'config.json'))) as ModelConfigs[C];
+}
+
+/** The three component configs (ModelConfigError names the file and key on failure). */
+export async function readModelConfigs(modelDir: string): Promise<ModelConfigs> {
+  return {
+    text_encoder: await readComponentConfig(modelDir, 'text_encoder'),
+    unet: await readComponentConfig(modelDir, 'unet'),
+    vae: await readComponentConfig(modelDir, 'vae'),
+  };
 }
 
 /** The identity of weight files for cache keys: name, size, modification time and a hash of the header. */
@@ -193,13 +203,9 @@ export interface ModelGraphs {
  */
 export async function loadModelGraphs(options: LoadModelGraphsOptions): Promise<ModelGraphs> {
   const modelDir = resolve(options.modelDir);
-  const configs: ModelConfigs = {
-    text_encoder: await readComponentConfig(modelDir, 'text_encoder'),
-    unet: await readComponentConfig(modelDir, 'unet'),
-    vae: await readComponentConfig(modelDir, 'vae'),
-  };
+  const configs = await readModelConfigs(modelDir);
   const result: ModelGraphs = { dtype: options.dtype, paths: {}, cacheHits: {}, configs };
-  for (const network of options.networks ?? (['text_encoder', 'unet', 'vae_decoder'] as const)) {
+  for (const network of options.networks ?? NETWORKS) {
     const loaded = await loadGraph(options, NETWORK_RECIPES[network] as GraphRecipe);
     result.paths[network] = loaded.path;
     result.cacheHits[network] = loaded.hit;
