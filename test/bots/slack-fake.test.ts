@@ -217,8 +217,8 @@ test('HTTP mode: slash command ack() and respond() to the response_url; block_ac
   const slash = await fake.deliverSlashCommand({ text: 'a panda --frames 16', userId: fake.user('bob') });
   assert.equal(slash.status, 200);
   assert.equal(slash.body, '', 'a bare ack() answers 200 with an empty body');
-  const response = await fake.waitFor((r) => r.kind === 'response' && r.responseId === slash.responseId);
-  assert.deepEqual(response.kind === 'response' && response.body, {
+  const response = await fake.waitForResponse(slash.responseId);
+  assert.deepEqual(response.body, {
     response_type: 'ephemeral',
     text: `queued: a panda --frames 16 (by ${fake.user('bob')})`,
   });
@@ -337,8 +337,8 @@ test('Socket Mode: apps.connections.open with the xapp token, envelopes acked, r
 
   const slashAck = await fake.pushSlashCommand({ text: 'a cat' });
   assert.deepEqual(slashAck.payload, {}, 'a bare ack() sends an empty payload');
-  const response = await fake.waitFor((r) => r.kind === 'response');
-  assert.equal(response.kind === 'response' && response.body.text, 'queued over Socket Mode');
+  const response = await fake.waitForResponse();
+  assert.equal(response.body.text, 'queued over Socket Mode');
 
   // Bolt's own stop() does not wait for the close handshake; if the peer never answers, the SDK's 30 s handshake
   // timer keeps node alive (chat-fakes.md). Ours waits for the handshake, which the fake answers at once.

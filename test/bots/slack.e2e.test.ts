@@ -125,16 +125,16 @@ test('buttons: Cancel refused for another user and allowed for the requester; Re
 
   const refused = await fake.deliverBlockAction({ actionId: cancel!.action, value: cancel!.value, userId: bob, message: { channel: fake.channelId, ts: long.statusTs } });
   assert.equal(refused.status, 200, 'acked');
-  const refusal = await fake.waitFor((r) => r.kind === 'response' && r.responseId === refused.responseId);
-  assert.deepEqual(refusal.kind === 'response' && refusal.body, {
+  const refusal = await fake.waitForResponse(refused.responseId);
+  assert.deepEqual(refusal.body, {
     response_type: 'ephemeral',
     replace_original: false,
     text: "You are not allowed to cancel another user's video. Only the person who asked for it or a t2v admin can cancel it.",
   });
 
   const own = await fake.deliverBlockAction({ actionId: cancel!.action, value: cancel!.value, userId: alice, message: { channel: fake.channelId, ts: long.statusTs } });
-  const accepted = await fake.waitFor((r) => r.kind === 'response' && r.responseId === own.responseId, RENDER_WAIT_MS);
-  assert.match(String(accepted.kind === 'response' && accepted.body.text), /^(Cancelled\.|Cancelling: the render stops at its next step\.)$/);
+  const accepted = await fake.waitForResponse(own.responseId, RENDER_WAIT_MS);
+  assert.match(String(accepted.body.text), /^(Cancelled\.|Cancelling: the render stops at its next step\.)$/);
   const cancelled = await fake.waitForCall('chat.update', updateOf(long.statusTs, /Cancelled by/), RENDER_WAIT_MS);
   assert.match(statusLine(cancelled.params), new RegExp(`Cancelled by <@${alice}>`));
   assert.deepEqual(buttons(cancelled.params), []);
@@ -167,23 +167,23 @@ test('/video slash command: acked at once, a status message in the channel, the 
   await fake.waitForCall('chat.update', updateOf(statusTs, /Done/));
 
   const second = await fake.deliverSlashCommand({ text: `another one ${TINY_FLAGS}` });
-  const answer = await fake.waitFor((r) => r.kind === 'response' && r.responseId === second.responseId);
-  assert.equal(answer.kind === 'response' && answer.body.response_type, 'ephemeral');
-  assert.match(String(answer.kind === 'response' && answer.body.text), /^You have used 1 of your 1 video today\. It resets in \d+ h \d+ min \(00:00 UTC\)\.$/);
+  const answer = await fake.waitForResponse(second.responseId);
+  assert.equal(answer.body.response_type, 'ephemeral');
+  assert.match(String(answer.body.text), /^You have used 1 of your 1 video today\. It resets in \d+ h \d+ min \(00:00 UTC\)\.$/);
   const placeholder = fake.calls.filter((c) => c.method === 'chat.postMessage').at(-1)!;
   const deleted = await fake.waitForCall('chat.delete');
   assert.equal(deleted.params.ts, placeholder.response.ts, 'the public placeholder is removed');
 
   const elsewhere = await fake.deliverSlashCommand({ text: 'a cat', channelId: 'C0NOTMEMBER' });
-  const refused = await fake.waitFor((r) => r.kind === 'response' && r.responseId === elsewhere.responseId);
-  assert.deepEqual(refused.kind === 'response' && refused.body, {
+  const refused = await fake.waitForResponse(elsewhere.responseId);
+  assert.deepEqual(refused.body, {
     response_type: 'ephemeral',
     text: 'The chat platform refused the request (channel_not_found). Invite me to this channel first (/invite, then my name) and try again.',
   });
 
   const help = await fake.deliverSlashCommand({ text: '' });
-  const helpAnswer = await fake.waitFor((r) => r.kind === 'response' && r.responseId === help.responseId);
-  assert.match(String(helpAnswer.kind === 'response' && helpAnswer.body.text), /`\/video a panda playing guitar on a boat --frames 16 --seed 7 --neg "blurry"`/);
+  const helpAnswer = await fake.waitForResponse(help.responseId);
+  assert.match(String(helpAnswer.body.text), /`\/video a panda playing guitar on a boat --frames 16 --seed 7 --neg "blurry"`/);
 });
 
 test('Socket Mode: app-level token, an app_mention envelope acked, the video uploaded in the thread, clean disconnect', async (t) => {

@@ -178,10 +178,6 @@ export class FakeSlack {
     return this.log.items.filter((r): r is SlackUpload => r.kind === 'upload');
   }
 
-  get responses(): SlackResponsePost[] {
-    return this.log.items.filter((r): r is SlackResponsePost => r.kind === 'response');
-  }
-
   /** Open Socket Mode connections. */
   get socketConnections(): number {
     return this.#sockets.size;
@@ -196,6 +192,14 @@ export class FakeSlack {
   waitFor(pred: (r: SlackRecord) => boolean, timeoutMs?: number): Promise<SlackRecord>;
   waitFor(pred: (r: SlackRecord) => boolean, timeoutMs?: number): Promise<SlackRecord> {
     return this.log.waitFor(pred, timeoutMs);
+  }
+
+  /** The first post to a response_url (the one with `responseId`, if given), already made or still to come. */
+  waitForResponse(responseId?: string, timeoutMs?: number): Promise<SlackResponsePost> {
+    return this.log.waitFor(
+      (r): r is SlackResponsePost => r.kind === 'response' && (responseId === undefined || r.responseId === responseId),
+      timeoutMs,
+    );
   }
 
   /** The first call of `method` (matching `pred` on its params), already made or still to come. */
@@ -314,10 +318,6 @@ export class FakeSlack {
 
   pushSlashCommand(input: SlashCommandInput): Promise<SocketFrame> {
     return this.sendEnvelope('slash_commands', this.#slashCommand(input).fields);
-  }
-
-  pushBlockAction(input: BlockActionInput): Promise<SocketFrame> {
-    return this.sendEnvelope('interactive', this.#blockActions(input).payload);
   }
 
   async close(): Promise<void> {
