@@ -42,6 +42,11 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return max;
 }
 
+/** Deterministic values in about [-scale, scale]. */
+export function wave(n: number, seed: number, scale = 0.9): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => Math.sin((i + 1) * 12.9898 + seed * 78.233) * scale);
+}
+
 export function f32(data: Float32Array, dims: readonly number[]): ort.Tensor {
   return new ort.Tensor('float32', data, [...dims]);
 }

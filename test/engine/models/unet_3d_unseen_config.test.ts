@@ -7,7 +7,7 @@ import type * as ort from 'onnxruntime-node';
 import { buildUNet3DGraph, parseUNet3DConditionConfig, UNet3DConditionModel } from '../../../src/engine/models/unets/unet_3d_condition.js';
 import { randomWeights } from '../../../src/engine/weights/random_weights.js';
 import { VarBuilder } from '../../../src/engine/weights/var_builder.js';
-import { f32, i64, maxAbsDiff, openGraph } from '../graph-helpers.js';
+import { f32, i64, maxAbsDiff, openGraph, wave } from '../graph-helpers.js';
 
 const config = parseUNet3DConditionConfig({
   in_channels: 3,
@@ -24,10 +24,6 @@ const config = parseUNet3DConditionConfig({
 });
 const [IN, OUT, D] = [config.in_channels, config.out_channels, config.cross_attention_dim];
 
-/** Deterministic pseudo-random values in about [-1, 1]. */
-function values(n: number, seed: number): Float32Array {
-  return Float32Array.from({ length: n }, (_, i) => Math.sin((i + 1) * 12.9898 + seed * 78.233) * 0.9);
-}
 
 const vb = VarBuilder.placeholder(randomWeights(7));
 const { graph } = buildUNet3DGraph(vb, config, { dtype: 'float32' });
@@ -57,8 +53,8 @@ test('the unseen config builds with the heads diffusers derives (width // attent
 
 test('odd latent sizes come back at full size, deterministically', async () => {
   const dims = [1, IN, 3, 7, 10];
-  const sample = values(3 * 7 * 10 * IN, 1);
-  const context = values(5 * D, 2);
+  const sample = wave(3 * 7 * 10 * IN, 1);
+  const context = wave(5 * D, 2);
   const a = await unet(sample, dims, [999n], context, 5);
   const b = await unet(sample, dims, [999n], context, 5);
   assert.deepEqual(a, b);
@@ -68,10 +64,10 @@ test('odd latent sizes come back at full size, deterministically', async () => {
 test('videos in a batch are independent, and a [1] timestep broadcasts like a per-video one', async () => {
   const [F, H, W, L] = [4, 6, 8, 9];
   const per = IN * F * H * W;
-  const s0 = values(per, 3);
-  const s1 = values(per, 4);
-  const c0 = values(L * D, 5);
-  const c1 = values(L * D, 6);
+  const s0 = wave(per, 3);
+  const s1 = wave(per, 4);
+  const c0 = wave(L * D, 5);
+  const c1 = wave(L * D, 6);
   const both = await unet(Float32Array.from([...s0, ...s1]), [2, IN, F, H, W], [400n], Float32Array.from([...c0, ...c1]), L);
   const perVideoTimesteps = await unet(Float32Array.from([...s0, ...s1]), [2, IN, F, H, W], [400n, 400n], Float32Array.from([...c0, ...c1]), L);
   const first = await unet(s0, [1, IN, F, H, W], [400n], c0, L);
@@ -84,8 +80,8 @@ test('videos in a batch are independent, and a [1] timestep broadcasts like a pe
 
 test('frames of a video interact (temporal layers), images in a batch of 1-frame videos do not', async () => {
   const [F, H, W, L] = [3, 4, 4, 6];
-  const sample = values(IN * F * H * W, 8);
-  const context = values(L * D, 9);
+  const sample = wave(IN * F * H * W, 8);
+  const context = wave(L * D, 9);
   const base = await unet(sample, [1, IN, F, H, W], [10n], context, L);
   const changed = Float32Array.from(sample);
   // Zero frame 0 of every channel (layout [B, C, F, H, W]).
@@ -100,7 +96,7 @@ test('frames of a video interact (temporal layers), images in a batch of 1-frame
 
   const images = await unet(sample.subarray(0, IN * H * W), [1, IN, 1, H, W], [10n], context, L);
   const imagesAgain = await unet(
-    Float32Array.from([...sample.subarray(0, IN * H * W), ...values(IN * H * W, 10)]),
+    Float32Array.from([...sample.subarray(0, IN * H * W), ...wave(IN * H * W, 10)]),
     [2, IN, 1, H, W],
     [10n],
     Float32Array.from([...context, ...context]),
@@ -112,14 +108,14 @@ test('frames of a video interact (temporal layers), images in a batch of 1-frame
 test('cross-attention: repeating every text token twice changes nothing', async () => {
   // softmax over duplicated keys gives each copy half the weight of the original: the same attention output.
   const [F, H, W, L] = [2, 4, 6, 5];
-  const sample = values(IN * F * H * W, 11);
-  const context = values(L * D, 12);
+  const sample = wave(IN * F * H * W, 11);
+  const context = wave(L * D, 12);
   const doubled = new Float32Array(2 * L * D);
   for (let t = 0; t < L; t++) for (const copy of [0, 1]) doubled.set(context.subarray(t * D, (t + 1) * D), (2 * t + copy) * D);
   const a = await unet(sample, [1, IN, F, H, W], [250n], context, L);
   const b = await unet(sample, [1, IN, F, H, W], [250n], doubled, 2 * L);
   assert.ok(maxAbsDiff(a, b) <= 1e-5);
-  const other = await unet(sample, [1, IN, F, H, W], [250n], values(L * D, 13), L);
+  const other = await unet(sample, [1, IN, F, H, W], [250n], wave(L * D, 13), L);
   assert.ok(maxAbsDiff(a, other) > 1e-3, 'the text must matter');
 });
 
@@ -128,8 +124,8 @@ test('the fp16 graph of the unseen config agrees with the fp32 one on the CPU EP
   const fp16 = await openGraph(half.graph);
   try {
     const dims = [2, IN, 3, 8, 8];
-    const sample = values(2 * IN * 3 * 64, 14);
-    const context = values(2 * 7 * D, 15);
+    const sample = wave(2 * IN * 3 * 64, 14);
+    const context = wave(2 * 7 * D, 15);
     const a = await unet(sample, dims, [600n], context, 7);
     const b = await unet(sample, dims, [600n], context, 7, fp16.session);
     const absMax = a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);

@@ -6,9 +6,7 @@ import { buildVaeDecoderGraph, parseAutoencoderKLConfig } from '../../../src/eng
 import { buildTextEncoderGraph, parseCLIPTextConfig } from '../../../src/engine/models/clip/modeling_clip.js';
 import { randomWeights } from '../../../src/engine/weights/random_weights.js';
 import { VarBuilder } from '../../../src/engine/weights/var_builder.js';
-import { f32, i64, maxAbsDiff, openGraph } from '../graph-helpers.js';
-
-const wave = (n: number, seed: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin((i + 1) * 12.9898 + seed * 78.233) * 0.9);
+import { f32, i64, maxAbsDiff, openGraph, wave } from '../graph-helpers.js';
 
 test('VAE decoder with 2 blocks, 3 latent channels, 2 output channels, 8 groups, 1 layer per block', async () => {
   const config = parseAutoencoderKLConfig({
