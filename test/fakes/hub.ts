@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closeServer, listenOnLoopback } from './loopback-http.js';
 
 export interface FakeRepoFile {
   path: string;
@@ -58,7 +59,7 @@ export class FakeHub {
     const fake = new FakeHub(repos, hub, cdn);
     hub.on('request', (req, res) => fake.handleHub(req, res));
     cdn.on('request', (req, res) => fake.handleCdn(req, res));
-    await Promise.all([listen(hub), listen(cdn)]);
+    await Promise.all([listenOnLoopback(hub), listenOnLoopback(cdn)]);
     return fake;
   }
 
@@ -99,9 +100,7 @@ export class FakeHub {
   }
 
   async close(): Promise<void> {
-    this.hub.closeAllConnections();
-    this.cdn.closeAllConnections();
-    await Promise.all([new Promise((resolve) => this.hub.close(resolve)), new Promise((resolve) => this.cdn.close(resolve))]);
+    await Promise.all([closeServer(this.hub), closeServer(this.cdn)]);
   }
 
   private addFault(path: string, fault: Fault): void {
@@ -222,8 +221,4 @@ export function gitBlobSha1(content: Buffer): string {
 function sendError(res: ServerResponse, status: number, errorCode: string | null, message: string): void {
   res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': 'fake-request', ...(errorCode ? { 'x-error-code': errorCode } : {}) });
   res.end(JSON.stringify({ error: message }));
-}
-
-function listen(server: Server): Promise<void> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 }

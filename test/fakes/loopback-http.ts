@@ -1,4 +1,4 @@
-// The HTTP server plumbing both chat fakes share: an ephemeral port on 127.0.0.1, whole request bodies, and a close
+// The HTTP server plumbing the fakes share: an ephemeral port on 127.0.0.1, whole request bodies, and a close
 // that does not wait for the clients' keep-alive connections.
 import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
