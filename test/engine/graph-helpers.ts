@@ -8,10 +8,10 @@ import { writeModel } from '../../src/engine/onnx/serialize.js';
 import { createSession } from '../../src/engine/onnx/session.js';
 
 /** A session over `graph` (weights read now) and a dispose function removing its files. */
-export async function openGraph(graph: GraphBuilder, options: { externalData?: boolean } = {}): Promise<{ session: ort.InferenceSession; dispose: () => Promise<void> }> {
+export async function openGraph(graph: GraphBuilder): Promise<{ session: ort.InferenceSession; dispose: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 't2v-graph-test-'));
   const modelPath = join(dir, 'model.onnx');
-  await writeModel(graph, modelPath, options);
+  await writeModel(graph, modelPath);
   const session = await createSession(modelPath, { intraOpNumThreads: 2 });
   return {
     session,
@@ -23,8 +23,8 @@ export async function openGraph(graph: GraphBuilder, options: { externalData?: b
 }
 
 /** Runs `graph` once on `feeds`. */
-export async function runGraph(graph: GraphBuilder, feeds: Record<string, ort.Tensor>, options: { externalData?: boolean } = {}): Promise<Record<string, ort.Tensor>> {
-  const { session, dispose } = await openGraph(graph, options);
+export async function runGraph(graph: GraphBuilder, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+  const { session, dispose } = await openGraph(graph);
   try {
     return await session.run(feeds);
   } finally {

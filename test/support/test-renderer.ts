@@ -19,7 +19,6 @@ export interface TestRendererOptions {
 export class TestRenderer implements Renderer {
   readonly renders: RenderParams[] = [];
   ready: boolean;
-  closed = false;
   #held: Promise<void> | undefined;
   #release: (() => void) | undefined;
   readonly #options: TestRendererOptions;
@@ -83,7 +82,6 @@ export class TestRenderer implements Renderer {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
     this.release();
   }
 }
