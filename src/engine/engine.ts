@@ -41,6 +41,16 @@ export const ENGINE_SESSION_DEFAULTS = {
   interOpNumThreads: 1,
 } as const satisfies SessionOptions;
 
+/** ENGINE_SESSION_DEFAULTS with `threads` threads per operator (0 leaves ONNX Runtime's default); the CPU unless an execution provider is added. */
+export function engineSessionOptions(threads: number): SessionOptions {
+  return { ...ENGINE_SESSION_DEFAULTS, ...(threads > 0 ? { intraOpNumThreads: threads } : {}) };
+}
+
+/** The graph cache under DATA_DIR, shared by the engine and `t2v model verify --run`: one builds what the other reuses. */
+export function graphCacheDir(dataDir: string): string {
+  return join(dataDir, 'cache', 'graphs');
+}
+
 export interface EngineOptions {
   /** A diffusers text-to-video folder; '' loads the built-in demo model. */
   modelDir: string;
@@ -109,7 +119,8 @@ export interface GenerateResult {
   timings: PipelineTimings;
 }
 
-function isModelProblem(error: unknown): boolean {
+/** Failures that are the model folder's (its configs, weight files, tensors), not the runtime's. */
+export function isModelProblem(error: unknown): error is ModelConfigError | SafetensorsError | WeightsMismatchError {
   return error instanceof ModelConfigError || error instanceof SafetensorsError || error instanceof WeightsMismatchError;
 }
 
@@ -227,17 +238,16 @@ export class Engine implements Renderer {
   #open(modelDir: string, device: 'cpu' | 'cuda'): Promise<TextToVideoSDPipeline> {
     const { threads, deviceId } = this.options;
     const sessionOptions: SessionOptions = {
-      ...ENGINE_SESSION_DEFAULTS,
+      ...engineSessionOptions(threads),
       executionProvider: device,
       ...(device === 'cuda' ? { deviceId } : {}),
-      ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
       ...this.options.sessionOptions,
     };
     const load = this.options.loadPipeline ?? TextToVideoSDPipeline.fromPretrained;
     return load(modelDir, {
       // fp16 graphs on the GPU (tensor cores, half the memory); fp32 on the CPU, whose kernels are fp32.
       dtype: device === 'cuda' ? 'float16' : 'float32',
-      cacheDir: this.options.cacheDir ?? join(this.options.dataDir, 'cache', 'graphs'),
+      cacheDir: this.options.cacheDir ?? graphCacheDir(this.options.dataDir),
       sessionOptions,
       onProgress: (p) => {
         if (p.phase === 'build') this.options.logger.info({ network: p.network }, `building the ${p.network} graph (first start with this model; cached afterwards)`);

@@ -11,12 +11,9 @@ import { DEMO_MODEL_NOTICE, demoModelDir } from '../../engine/demo/demo_model.js
 import { HubError, type HubErrorCode } from '../../engine/hub/hub_errors.js';
 import { listModels, verifyModelFolder } from '../../engine/hub/manifest.js';
 import { DEFAULT_REPO_ID, formatBytes, pullModel } from '../../engine/hub/pull_model.js';
-import { ENGINE_SESSION_DEFAULTS } from '../../engine/engine.js';
-import { ModelConfigError } from '../../engine/models/model_config.js';
+import { engineSessionOptions, graphCacheDir, isModelProblem } from '../../engine/engine.js';
 import type { FloatType } from '../../engine/nn/module.js';
 import { checkModelWeights, type NetworkRun, runModelNetworks, SMOKE_INPUTS } from '../../engine/verify_model.js';
-import { SafetensorsError } from '../../engine/weights/safetensors.js';
-import { WeightsMismatchError } from '../../engine/weights/var_builder.js';
 import { EXIT_CODES, isAbortError, usageErrorsExitWith2 } from '../exit-codes.js';
 import { PhaseBar, showLoadProgress } from '../progress.js';
 
@@ -204,14 +201,14 @@ async function runNetworks(dir: string, config: Config, dtype: FloatType, casesD
   try {
     runs = await runModelNetworks(dir, {
       dtype,
-      cacheDir: join(config.dataDir, 'cache', 'graphs'),
-      sessionOptions: { ...ENGINE_SESSION_DEFAULTS, ...(config.engine.threads > 0 ? { intraOpNumThreads: config.engine.threads } : {}) },
+      cacheDir: graphCacheDir(config.dataDir),
+      sessionOptions: engineSessionOptions(config.engine.threads),
       casesDir,
       onProgress: (p) => showLoadProgress(bar, p),
       onRun: (r) => bar.show('checked', 1, 1, `${r.network} on ${r.input}: ${r.ok ? 'ok' : 'PROBLEM'}`, `checked ${r.network} ${r.input}`),
     }).finally(() => bar.stop());
   } catch (error) {
-    if (!(error instanceof ModelConfigError || error instanceof SafetensorsError || error instanceof WeightsMismatchError)) throw error;
+    if (!isModelProblem(error)) throw error;
     out.push(`  PROBLEM graphs: ${error.message}`);
     return false;
   }
