@@ -22,8 +22,8 @@ import {
 } from 'discord.js';
 import { createDiscordClient, type DiscordClientOptions } from '../../src/bots/discord/client.js';
 import {
+  isRequest,
   startFakeDiscord,
-  type DiscordRequest,
   type FakeDiscord,
   type FakeDiscordOptions,
   type FakeInteraction,
@@ -101,10 +101,6 @@ async function nextButton(client: Client): Promise<ButtonInteraction> {
   const interaction = await nextInteraction(client);
   assert.ok(interaction.isButton(), `expected a button, got interaction type ${interaction.type}`);
   return interaction;
-}
-
-function isRequest(method: string, path: string | RegExp): (r: DiscordRequest) => boolean {
-  return (r) => r.method === method && (typeof path === 'string' ? r.path === path : path.test(r.path));
 }
 
 const fakeMp4 = (bytes: number): Buffer => Buffer.concat([Buffer.from('\0\0\0\x18ftypmp42'), randomBytes(bytes - 12)]);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { ChannelType, PermissionFlagsBits } from 'discord.js';
-import { startFakeDiscord, type DiscordRequest, type FakeDiscord, type FakeDiscordOptions, type FakeInteraction, type Wire } from '../fakes/discord.js';
+import { isRequest as is, startFakeDiscord, type DiscordRequest, type FakeDiscord, type FakeDiscordOptions, type FakeInteraction, type Wire } from '../fakes/discord.js';
 import { closeAfterServices, ffprobe, RENDER_WAIT_MS, startChatService, TINY, type ChatService } from './chat-service.js';
 
 interface Bot {
@@ -18,11 +18,6 @@ async function startBot(t: TestContext, fakeOptions: FakeDiscordOptions = {}, en
   });
   return { fake, service };
 }
-
-const is =
-  (method: string, path: string | RegExp) =>
-  (r: DiscordRequest): boolean =>
-    r.method === method && (typeof path === 'string' ? r.path === path : path.test(r.path));
 
 function embedOf(request: DiscordRequest): Wire {
   return ((request.json as Wire).embeds as Wire[])[0]!;

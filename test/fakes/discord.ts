@@ -1224,6 +1224,11 @@ export class FakeDiscord {
   }
 }
 
+/** Matches a recorded request by method and path (exact, or a pattern): `fake.waitFor(isRequest('GET', '/gateway/bot'))`. */
+export function isRequest(method: string, path: string | RegExp): (r: DiscordRequest) => boolean {
+  return (r) => r.method === method && (typeof path === 'string' ? r.path === path : path.test(r.path));
+}
+
 /** Starts the fake on an ephemeral 127.0.0.1 port. Point discord.js at it with `rest.api = fake.restApi`. */
 export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promise<FakeDiscord> {
   const fake = new FakeDiscord(options, createServer());
