@@ -23,7 +23,7 @@ import { DDIMScheduler } from './schedulers/scheduling_ddim.js';
 import { readSchedulerConfig } from './schedulers/scheduling_utils.js';
 import { Generator } from './utils/generator.js';
 import { exportFrames } from './video/export_utils.js';
-import { type FfmpegBinary, locateFfmpeg } from './video/ffmpeg.js';
+import { type FfmpegBinary, locateConfiguredFfmpeg } from './video/ffmpeg.js';
 import type { RgbFrames } from './video/frames.js';
 import { SafetensorsError } from './weights/safetensors.js';
 import { WeightsMismatchError } from './weights/var_builder.js';
@@ -329,8 +329,7 @@ export class Engine implements Renderer {
 
   /** The ffmpeg binary for MP4s: FFMPEG_PATH when configured, else the usual search (video/ffmpeg.ts). */
   ffmpeg(): Promise<FfmpegBinary> {
-    const path = this.options.ffmpegPath;
-    return locateFfmpeg(path === '' ? {} : { env: { ...process.env, FFMPEG_PATH: path } });
+    return locateConfiguredFfmpeg(this.options.ffmpegPath);
   }
 
   async close(): Promise<void> {

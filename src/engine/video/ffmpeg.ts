@@ -68,6 +68,14 @@ export function locateFfmpeg(options: LocateFfmpegOptions = {}): Promise<FfmpegB
   return result;
 }
 
+/**
+ * locateFfmpeg for the configured FFMPEG_PATH (config.engine.ffmpegPath; '' when unset), which may come from a
+ * .env file rather than the process environment.
+ */
+export function locateConfiguredFfmpeg(ffmpegPath: string): Promise<FfmpegBinary> {
+  return locateFfmpeg(ffmpegPath === '' ? {} : { env: { ...process.env, FFMPEG_PATH: ffmpegPath } });
+}
+
 async function findFfmpeg(env: NodeJS.ProcessEnv, sources: readonly FfmpegSource[]): Promise<FfmpegBinary> {
   const attempts: Array<{ source: FfmpegSource; reason: string }> = [];
   for (const source of sources) {
