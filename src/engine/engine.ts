@@ -67,7 +67,7 @@ export interface EngineOptions {
   cacheDir?: string;
   cudaProbe?: CudaProviderProbe;
   /** Replaces TextToVideoSDPipeline.fromPretrained (tests simulate CUDA session failures with it). */
-  loadPipeline?: (modelDir: string, options: FromPretrainedOptions) => Promise<{ pipeline: TextToVideoSDPipeline }>;
+  loadPipeline?: (modelDir: string, options: FromPretrainedOptions) => Promise<TextToVideoSDPipeline>;
   /** Extra session options (profiling in the benchmark). */
   sessionOptions?: SessionOptions;
   onLoadProgress?: (progress: EngineLoadProgress) => void;
@@ -254,7 +254,7 @@ export class Engine implements Renderer {
         if (p.phase === 'invalid') this.options.logger.warn({ network: p.network, reason: p.reason }, 'cached graph invalid; rebuilding');
         this.options.onLoadProgress?.(p);
       },
-    }).then((r) => r.pipeline);
+    });
   }
 
   /** Runs the pipeline: frames in memory, plus the seed and timings. */

@@ -61,7 +61,7 @@ interface CaseRun {
  */
 async function forEachCase(dtype: FloatType, check: (c: PipelineCase, run: CaseRun) => void): Promise<void> {
   const cacheDir = await mkdtemp(join(tmpdir(), 't2v-pipeline-test-'));
-  const { pipeline } = await TextToVideoSDPipeline.fromPretrained(GOLDENS_DIR, { dtype, cacheDir, sessionOptions: { intraOpNumThreads: 2 } });
+  const pipeline = await TextToVideoSDPipeline.fromPretrained(GOLDENS_DIR, { dtype, cacheDir, sessionOptions: { intraOpNumThreads: 2 } });
   try {
     for (const c of cases) {
       // The pipeline runs deterministic DDIM; eta > 0 would need the reference's variance noise.

@@ -14,7 +14,7 @@ import { describeRange, ENGINE_LIMITS, FIXED_LIMITS, inRange, type NumberBounds,
 import type { AutoencoderKLConfig } from '../../models/autoencoders/autoencoder_kl.js';
 import { CLIPTokenizer } from '../../models/clip/tokenization_clip.js';
 import { ModelConfigError } from '../../models/model_config.js';
-import { type LoadProgress, loadModelGraphs, type ModelGraphs, type NetworkName } from '../../models/model_graphs.js';
+import { type LoadProgress, loadModelGraphs, type NetworkName } from '../../models/model_graphs.js';
 import type { UNet3DConditionConfig } from '../../models/unets/unet_3d_condition.js';
 import type { FloatType } from '../../nn/module.js';
 import { createSession, type SessionOptions } from '../../onnx/session.js';
@@ -180,7 +180,7 @@ export class TextToVideoSDPipeline {
    * ModelConfigError, SafetensorsError or WeightsMismatchError naming the file or tensor; session problems
    * OrtSessionError.
    */
-  static async fromPretrained(modelDir: string, options: FromPretrainedOptions): Promise<{ pipeline: TextToVideoSDPipeline; graphs: ModelGraphs }> {
+  static async fromPretrained(modelDir: string, options: FromPretrainedOptions): Promise<TextToVideoSDPipeline> {
     const asModelProblem = (folder: string) => (error: unknown) => {
       throw new ModelConfigError(join(modelDir, folder), (error as Error).message);
     };
@@ -208,7 +208,7 @@ export class TextToVideoSDPipeline {
         unetConfig: graphs.configs.unet,
         vaeConfig: graphs.configs.vae,
       };
-      return { pipeline: new TextToVideoSDPipeline(components, release), graphs };
+      return new TextToVideoSDPipeline(components, release);
     } catch (error) {
       await release();
       throw error;
