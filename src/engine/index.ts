@@ -3,8 +3,6 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { Engine, type EngineOptions } from './engine.js';
 
-export { Engine, EngineLoadError, type EngineOptions, type GenerateRequest, type GenerateResult } from './engine.js';
-
 /**
  * The process's engine for the service settings: returns at once and loads in the background (the service
  * starts immediately; EngineStatus reports loading, ready or why it failed).

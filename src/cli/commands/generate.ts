@@ -7,7 +7,6 @@ import { dirname, extname, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, ENGINE_DEVICES, type EngineDevice, loadConfig, withDotEnv } from '../../config.js';
 import { describeRange, ENGINE_LIMITS, FIXED_LIMITS, inRange, type NumberBounds, PARAM_DEFAULTS } from '../../core/requests.js';
-import { EngineDeviceError } from '../../engine/device.js';
 import { type Engine, EngineLoadError, type GenerateResult } from '../../engine/engine.js';
 import { createEngine } from '../../engine/index.js';
 import { LatentsFileError, readLatentsFile } from '../../engine/latents.js';
@@ -146,11 +145,10 @@ async function generate(prompt: string, options: GenerateOptions): Promise<numbe
     bar.show('encoding', 0, 1, frames === 1 ? 'PNG' : 'MP4');
     await mkdir(dirname(output), { recursive: true });
     let bytes: number;
+    written.push(output);
     if (frames === 1) {
-      written.push(output);
       bytes = await writePng(output, result.frames.data, width, height);
     } else {
-      written.push(output);
       bytes = (await encodeMp4(result.frames, output, { fps: options.fps, signal: controller.signal, ffmpeg: await engine.ffmpeg() })).bytes;
     }
     if (options.framesDir !== undefined) {
@@ -184,7 +182,7 @@ function classify(error: unknown): [number, string] {
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof ConfigError || error instanceof UsageError || error instanceof LatentsFileError || error instanceof PipelineInputError) return [EXIT_CODES.usage, message];
   if (error instanceof EngineLoadError) return [error.kind === 'model' ? EXIT_CODES.model : EXIT_CODES.runtime, message];
-  if (error instanceof EngineDeviceError) return [EXIT_CODES.runtime, message];
+  // EngineDeviceError (ENGINE_DEVICE=cuda on a host that cannot run it) and anything unforeseen.
   return [EXIT_CODES.runtime, message];
 }
 

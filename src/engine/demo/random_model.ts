@@ -3,7 +3,7 @@
 // the graphs ask for, each drawn by `randomWeights(seed)` from its key alone. Used for the built-in demo model
 // and for the benchmark model; the same seed always gives the same bytes.
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type ComponentName, readModelConfigs } from '../models/model_graphs.js';
 import { requestWeights } from '../verify_model.js';
@@ -108,7 +108,7 @@ export async function materializeRandomModel(configDir: string, dest: string, se
       if (theirs?.seed !== seed || theirs.version !== RANDOM_MODEL_VERSION) throw error;
     }
   } finally {
-    if (await stat(tmp).then(() => true, () => false)) await rm(tmp, { recursive: true, force: true });
+    await rm(tmp, { recursive: true, force: true });
   }
   return dest;
 }
