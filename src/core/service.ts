@@ -455,7 +455,8 @@ function parseQuotaPatch(patch: unknown): Partial<QuotaOverride> {
     issues.push({ field: '', message: 'Send an object with at least one of videosPerDay, gpuSecondsPerDay, maxQueued.' });
   } else {
     for (const [field, value] of Object.entries(patch as Record<string, unknown>)) {
-      const range = QUOTA_FIELD_RANGES[field];
+      // hasOwn: a key such as "toString" must read as unknown, not as an inherited member.
+      const range = Object.hasOwn(QUOTA_FIELD_RANGES, field) ? QUOTA_FIELD_RANGES[field] : undefined;
       if (range === undefined) issues.push({ field, message: `${field} is not a quota field (videosPerDay, gpuSecondsPerDay, maxQueued).` });
       else if (!quotaPatchSchema.shape[field as keyof QuotaOverride].safeParse(value).success) {
         issues.push({ field, message: `${field} must be ${range} (got ${JSON.stringify(value)}).` });

@@ -141,6 +141,9 @@ for (const provider of PROVIDERS) {
         assert.equal(invalid.code, ErrorCode.InvalidRequest);
         assert.match(invalid.message, /videosPerDay must be a whole number from 0 to 1000000, or null to inherit \(got -1\)/);
         assert.match(invalid.message, /extra is not a quota field/);
+        const inherited = await rejectionOf(service.setUserQuota(alice, { toString: 1 }, admin));
+        assert.equal(inherited.code, ErrorCode.InvalidRequest);
+        assert.match(inherited.message, /toString is not a quota field/);
         const cleared = await service.setUserQuota(alice, { videosPerDay: null }, admin);
         assert.equal(cleared.sources.videosPerDay, 'workspace');
         assert.equal((await rejectionOf(service.setUserQuota(alice, { videosPerDay: 9 }, asActor(alice)))).code, ErrorCode.Forbidden);
