@@ -4,7 +4,7 @@
 // event is missed, and starts them once the server is up.
 import type { Config } from '../config.js';
 import type { VideoService } from '../core/service.js';
-import { locateFfmpeg } from '../engine/video/ffmpeg.js';
+import { locateConfiguredFfmpeg } from '../engine/video/ffmpeg.js';
 import type { HttpPlugin } from '../http/server.js';
 import type { Logger } from '../log.js';
 import type { VideoLink } from './chat-replier.js';
@@ -58,7 +58,7 @@ export function createChatAdapters(config: Config, service: VideoService, logger
       ...(config.discord.guildId === undefined ? {} : { guildId: config.discord.guildId }),
       ...(config.discord.applicationId === undefined ? {} : { applicationId: config.discord.applicationId }),
       ...(videoLink === undefined ? {} : { videoLink }),
-      ffmpeg: () => locateFfmpeg(config.engine.ffmpegPath === '' ? {} : { env: { ...process.env, FFMPEG_PATH: config.engine.ffmpegPath } }),
+      ffmpeg: () => locateConfiguredFfmpeg(config.engine.ffmpegPath),
       ...(options.progressIntervalMs === undefined ? {} : { progressIntervalMs: options.progressIntervalMs }),
     });
   } else if (config.discord.applicationId !== undefined || config.discord.guildId !== undefined) {

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { type ComponentName, readModelConfigs } from '../models/model_graphs.js';
 import { requestWeights } from '../verify_model.js';
 import { randomWeights } from '../weights/random_weights.js';
+import { encodeSafetensorsHeader } from '../weights/safetensors.js';
 import { VarBuilder } from '../weights/var_builder.js';
 
 /** The weights file of each component (the VAE's holds its decoder only: nothing reads the encoder). */
@@ -56,15 +57,9 @@ async function writeSafetensorsStreaming(path: string, tensors: ReadonlyMap<stri
     header[key] = { dtype: 'F32', shape: tensors.get(key), data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
-  const headerBytes = Buffer.from(json, 'utf8');
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(headerBytes.length));
   const file = await open(path, 'w');
   try {
-    await file.write(length);
-    await file.write(headerBytes);
+    await file.write(encodeSafetensorsHeader(header));
     for (const key of keys) {
       const data = produce(key, tensors.get(key)!);
       await file.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
