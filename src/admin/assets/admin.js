@@ -8,7 +8,12 @@
   const regions = Array.from(document.querySelectorAll('[data-live-fragment]'));
   if (regions.length === 0 || typeof EventSource === 'undefined') return;
 
+  // Set once a form is submitted: its response decides where the page goes (signing out lands on the sign-in
+  // page), so a refresh that races it and meets the ended session must not navigate elsewhere.
+  let leaving = false;
+
   function signIn() {
+    if (leaving) return;
     window.location.assign('/admin/login?next=' + encodeURIComponent(window.location.pathname + window.location.search));
   }
 
@@ -88,4 +93,8 @@
     if (source.readyState === EventSource.CLOSED) void refresh();
   });
   window.addEventListener('pagehide', () => source.close());
+  document.addEventListener('submit', () => {
+    leaving = true;
+    source.close();
+  });
 })();
