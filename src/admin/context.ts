@@ -30,7 +30,6 @@ export interface AdminContext {
   users: UserDirectory;
   sessions: SessionStore;
   live: LiveUpdates;
-  outputsDir: string;
   settingDefaults: SettingDefaults;
   /** Cookies get the Secure flag when PUBLIC_URL is https. */
   secureCookies: boolean;

@@ -48,7 +48,7 @@ export interface AdminDashboardOptions {
   service: VideoService;
   auth: AdminAuth;
   db: Pick<Database, 'prisma' | 'provider'>;
-  config: Pick<Config, 'outputsDir' | 'publicUrl' | 'settingDefaults'>;
+  config: Pick<Config, 'publicUrl' | 'settingDefaults'>;
   clock?: () => Date;
 }
 
@@ -90,7 +90,6 @@ export const adminDashboard: FastifyPluginAsync<AdminDashboardOptions> = async (
     users: new UserDirectory(options.db.prisma, options.db.provider),
     sessions: new SessionStore({ ttlMs: SESSION_HOURS * 3_600_000 }),
     live: new LiveUpdates(options.service),
-    outputsDir: options.config.outputsDir,
     settingDefaults: options.config.settingDefaults,
     secureCookies: https,
     now: options.clock ?? (() => new Date()),

@@ -7,6 +7,7 @@ import { actorLabel, type AuditEntry, type AuditLog, type AuditQuery } from '../
 import { SETTING_DESCRIPTIONS, SETTING_SCHEMAS, type RuntimeSettings, type SettingsPatch, type SettingsStore, type SettingsView } from '../db/settings.js';
 import type { Logger } from '../log.js';
 import type { CostModel } from '../queue/cost-model.js';
+import { deleteJobOutput } from '../queue/job-outputs.js';
 import { workspaceSubject, type JobQuery, type JobStore, type QuotaStatus } from '../queue/job-store.js';
 import type { QuotaLimits, QuotaOverride } from '../queue/quota.js';
 import type { QueueCounts, QueueSnapshot, Worker } from '../queue/worker.js';
@@ -53,7 +54,7 @@ export interface ServiceHealth {
 }
 
 export interface ServiceDeps {
-  config: Pick<Config, 'limits'>;
+  config: Pick<Config, 'limits' | 'outputsDir'>;
   store: JobStore;
   worker: Worker;
   settings: SettingsStore;
@@ -184,6 +185,15 @@ export class VideoService {
     const place = this.#placeOf(promoted, this.#d.worker.promote(jobId, at));
     await this.#d.audit.append({ actor, action: 'job.promote', target: jobId });
     return { job: promoted, ...place };
+  }
+
+  /** Deletes a finished job's video and poster; the job stays in the history (admins only; audited). */
+  async deleteVideo(jobId: string, actor: Actor): Promise<Job> {
+    await this.#requireAdmin(actor, 'delete videos');
+    const job = await this.getJob(jobId);
+    await deleteJobOutput(this.#d.store, this.#d.config.outputsDir, job);
+    await this.#d.audit.append({ actor, action: 'job.video.delete', target: jobId, details: { owner: `${job.user.platform}:${job.user.platformUserId}` } });
+    return job;
   }
 
   async getJob(jobId: string): Promise<Job> {

@@ -69,6 +69,16 @@ for (const provider of PROVIDERS) {
         const quota = await service.quotaStatus(alice);
         assert.equal(quota.used.videos, 1);
         assert.ok(Math.abs(quota.used.gpuSeconds - (stored.gpuSeconds ?? -1)) < 1e-6, 'the reservation is settled to the actual GPU-seconds');
+
+        assert.equal((await rejectionOf(service.deleteVideo(job.id, asActor(alice)))).code, ErrorCode.Forbidden);
+        await service.deleteVideo(job.id, admin);
+        assert.equal(existsSync(stored.output.mediaPath), false);
+        const kept = await service.getJob(job.id);
+        assert.equal(kept.status, 'succeeded');
+        assert.equal(kept.output, null);
+        const [deletion] = await service.listAudit({ action: 'job.video.delete' });
+        assert.equal(deletion?.target, job.id);
+        assert.equal((await rejectionOf(service.deleteVideo(job.id, admin))).code, ErrorCode.NotFound);
       }));
 
     it('never exceeds the daily video quota under 50 concurrent submits by one user', () =>

@@ -5,7 +5,6 @@ import { ErrorCode } from '../../core/errors.js';
 import { JOB_STATUSES, PLATFORMS } from '../../core/jobs.js';
 import type { MediaKind } from '../../core/media-links.js';
 import { videoBotError } from '../../core/messages.js';
-import { deleteJobOutput } from '../../queue/job-outputs.js';
 import { DASHBOARD_ACTOR, pageFrame, redirectWithFlash, refererPage, sendHtml, type AdminContext } from '../context.js';
 import { choice, jobIdParam, pageNumber, parseFields, text, utcDate } from '../forms.js';
 import { historyPage } from '../views/history.js';
@@ -39,9 +38,7 @@ export async function historyRoutes(app: FastifyInstance, { ctx }: { ctx: AdminC
   });
 
   app.post('/history/:id/delete-video', async (request, reply) => {
-    const job = await ctx.service.getJob(jobIdParam(request.params));
-    await deleteJobOutput(ctx.store, ctx.outputsDir, job);
-    await ctx.service.appendAudit({ actor: DASHBOARD_ACTOR, action: 'job.video.delete', target: job.id, details: { owner: `${job.user.platform}:${job.user.platformUserId}` } });
+    await ctx.service.deleteVideo(jobIdParam(request.params), DASHBOARD_ACTOR);
     const back = refererPage(request, '/admin/history') ?? '/admin/history';
     return redirectWithFlash(request, reply, back, { kind: 'ok', text: 'Video deleted; the job stays in the history.' });
   });
