@@ -106,6 +106,21 @@ test('ready, commands registered from the core ranges, /video deferred, thread, 
   assert.equal(fake.channels.get(threadId)?.type, ChannelType.PublicThread);
 });
 
+test('a render that outlives the interaction token (15 min on Discord) still updates its status and posts its video', async (t) => {
+  const bot = await startBot(t);
+  const { fake } = bot;
+  const { sent, statusId } = await videoCommand(bot, { seed: 3 });
+  const first = await fake.waitFor(is('PATCH', `/webhooks/${fake.applicationId}/${sent.token}/messages/@original`));
+  fake.settings.interactionTokenLifetimeMs = 0;
+  const threadId = statusId;
+  const upload = await fake.waitFor((r) => is('POST', `/channels/${threadId}/messages`)(r) && r.files.length > 0, RENDER_WAIT_MS);
+  assert.ok(upload.seq > first.seq, 'the video was posted after the token expired');
+  const done = await fake.waitFor((r) => is('PATCH', `/channels/${fake.textChannelId}/messages/${statusId}`)(r) && String(embedOf(r).description).startsWith('Done'));
+  assert.equal(done.status, 200);
+  const refused = fake.requests.items.filter((r) => r.seq > first.seq && r.status >= 400);
+  assert.deepEqual(refused.map((r) => `${r.method} ${r.path} ${r.status}`), [], 'nothing after the expiry needed the interaction token');
+});
+
 /** The ephemeral answer to a button click or command: deferred with flags 64, then the @original edit. */
 async function ephemeralAnswer(fake: FakeDiscord, interaction: FakeInteraction): Promise<string> {
   const callback = await fake.waitFor(is('POST', `/interactions/${interaction.id}/${interaction.token}/callback`));
