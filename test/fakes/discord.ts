@@ -41,8 +41,6 @@ export interface FakeDiscordOptions {
   /** Time from dispatch within which the first interaction callback must arrive, else 404 {code: 10062}; 0 makes every
    *  callback late. Default 3000. */
   deadlineMs?: number;
-  /** Life of an interaction token for webhook calls (Discord: 15 min); later calls get 401 {code: 50027}. */
-  interactionTokenLifetimeMs?: number;
   /** HELLO heartbeat interval. The default (45 s) means no heartbeat happens during a short test. */
   heartbeatIntervalMs?: number;
 }
@@ -52,6 +50,7 @@ export interface FakeDiscordSettings {
   maxUploadBytes: number;
   allowThreads: boolean;
   deadlineMs: number;
+  /** Life of an interaction token for webhook calls (Discord: 15 min, the default); later calls get 401 {code: 50027}. */
   interactionTokenLifetimeMs: number;
 }
 
@@ -245,7 +244,7 @@ export class FakeDiscord {
       maxUploadBytes: options.maxUploadBytes ?? 10 * 1024 * 1024,
       allowThreads: options.allowThreads ?? true,
       deadlineMs: options.deadlineMs ?? 3_000,
-      interactionTokenLifetimeMs: options.interactionTokenLifetimeMs ?? 15 * 60_000,
+      interactionTokenLifetimeMs: 15 * 60_000,
     };
     this.channels.set(this.textChannelId, {
       id: this.textChannelId,
