@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
-import type { DatabaseProvider } from '../src/db/database.js';
+import type { DatabaseProvider } from '../src/db/database-url.js';
 import {
   LOCK_FILE,
   MIGRATION_FILE,

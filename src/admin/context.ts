@@ -2,9 +2,9 @@
 // event hub, and small helpers for answering with a page or a redirect.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { SettingDefaults } from '../config.js';
-import type { AdminAuth } from '../core/admin-auth.js';
+import type { AdminAuth } from '../service/admin-auth.js';
 import type { Actor } from '../core/jobs.js';
-import type { VideoService } from '../core/service.js';
+import type { VideoService } from '../service/video-service.js';
 import type { UsageStats } from '../db/usage-stats.js';
 import type { JobHistory } from '../queue/job-history.js';
 import type { JobStore } from '../queue/job-store.js';

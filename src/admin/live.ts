@@ -6,7 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { ServiceEvent } from '../core/events.js';
-import type { VideoService } from '../core/service.js';
+import type { VideoService } from '../service/video-service.js';
 
 /** Comment lines keep idle connections open through proxies that drop silent ones. */
 const KEEPALIVE_MS = 20_000;

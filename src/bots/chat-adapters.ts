@@ -3,8 +3,8 @@
 // starts the Slack adapter. The composition root (src/main.ts) creates them before the worker starts, so no job
 // event is missed, and starts them once the server is up.
 import type { Config } from '../config.js';
-import type { VideoService } from '../core/service.js';
-import { locateConfiguredFfmpeg } from '../engine/video/ffmpeg.js';
+import type { VideoService } from '../service/video-service.js';
+import { locateConfiguredFfmpeg } from '../video/ffmpeg.js';
 import type { HttpPlugin } from '../http/server.js';
 import type { Logger } from '../log.js';
 import type { VideoLink } from './chat-replier.js';
@@ -110,7 +110,7 @@ export function createChatAdapters(config: Config, service: VideoService, logger
 }
 
 /**
- * Signed links to videos that could not be uploaded (core/media-links.ts), only when the service has a public
+ * Signed links to videos that could not be uploaded (service/media-links.ts), only when the service has a public
  * address: a loopback PUBLIC_URL means chat users cannot reach it, and a link to it would only confuse. A link that
  * cannot be made is logged and left out; the message then explains without it.
  */

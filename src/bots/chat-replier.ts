@@ -6,11 +6,11 @@
 // This is style.md §9's ChatReplier seam: the adapters keep parsing and rendering, nothing else.
 import type { ServiceEvent } from '../core/events.js';
 import type { Actor, Job, Platform } from '../core/jobs.js';
-import type { VideoService } from '../core/service.js';
+import type { VideoService } from '../service/video-service.js';
 import type { Logger } from '../log.js';
 import { MessageUpdater } from './message-updater.js';
 
-/** A link chat users can open to a job's video (core/media-links.ts), or undefined when there is none to give. */
+/** A link chat users can open to a job's video (service/media-links.ts), or undefined when there is none to give. */
 export type VideoLink = (jobId: string) => Promise<string | undefined>;
 
 /**

@@ -3,23 +3,15 @@
 // generated client per provider; both come from the same schema and expose the same model API, and the rest of
 // the code is typed against the SQLite one.
 import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaClient as SqlitePrismaClient } from '../generated/prisma/sqlite/client.js';
 import { PrismaClient as PostgresPrismaClient } from '../generated/prisma/postgresql/client.js';
+import { maskDatabaseUrl, parseDatabaseUrl, type DatabaseLocation, type DatabaseProvider } from './database-url.js';
 
 export type PrismaClient = SqlitePrismaClient;
-export type DatabaseProvider = 'sqlite' | 'postgresql';
-
-export interface DatabaseLocation {
-  provider: DatabaseProvider;
-  /** SQLite: absolute file path. Postgres: the connection string. */
-  target: string;
-  /** Postgres `?schema=` (default public). */
-  schema?: string;
-}
 
 export interface Database {
   readonly provider: DatabaseProvider;
@@ -29,33 +21,6 @@ export interface Database {
   /** The URL with any password masked, for logs and health output. */
   readonly displayUrl: string;
   close(): Promise<void>;
-}
-
-export class DatabaseUrlError extends Error {}
-
-/** Parses `file:<path>` (relative to the working directory) or `postgres[ql]://...`. */
-export function parseDatabaseUrl(url: string): DatabaseLocation {
-  if (url.startsWith('file:')) {
-    const path = url.slice('file:'.length).replace(/^\/\/(?=\/)/, '').split('?')[0] ?? '';
-    if (path === '') throw new DatabaseUrlError('DATABASE_URL file: needs a path, for example file:./data/t2v.db');
-    return { provider: 'sqlite', target: path === ':memory:' ? path : resolve(path) };
-  }
-  if (/^postgres(ql)?:\/\//.test(url)) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new DatabaseUrlError('DATABASE_URL is not a valid postgresql:// URL');
-    }
-    const schema = parsed.searchParams.get('schema') ?? undefined;
-    parsed.searchParams.delete('schema');
-    return { provider: 'postgresql', target: parsed.toString(), ...(schema === undefined ? {} : { schema }) };
-  }
-  throw new DatabaseUrlError('DATABASE_URL must start with file: (SQLite) or postgresql:// (Postgres)');
-}
-
-export function maskDatabaseUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]+:)[^@]+@/, '$1***@');
 }
 
 function sqliteFactory(location: DatabaseLocation): PrismaBetterSqlite3 {

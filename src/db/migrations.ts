@@ -8,7 +8,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
-import type { Database, DatabaseProvider } from './database.js';
+import type { DatabaseProvider } from './database-url.js';
+import type { Database } from './database.js';
 import { withSchemaEngine } from './schema-engine.js';
 
 /** The repository root: src/db and dist/db both sit two levels below it. */

@@ -5,7 +5,8 @@
 // Prisma passes the text into the LIKE pattern as is, so `%` and `_` keep their wildcard meaning: for a search box
 // that only widens the matches, which is harmless. What would differ is a backslash, Postgres' default LIKE escape
 // character and plain text for SQLite; doubling it on Postgres makes it plain text on both.
-import type { DatabaseProvider, Prisma } from './database.js';
+import type { DatabaseProvider } from './database-url.js';
+import type { Prisma } from './database.js';
 
 export function containsIgnoringCase(provider: DatabaseProvider, text: string): { contains: string } {
   if (provider === 'sqlite') return { contains: text };

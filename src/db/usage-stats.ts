@@ -1,11 +1,11 @@
 // Read-only aggregates for the dashboard: today's counts, the last days' videos and GPU-seconds per platform, the
-// busiest users, and per-user quota usage. Days are UTC days, as for quotas (queue/quota.ts).
+// busiest users, and per-user quota usage. Days are UTC days, as for quotas (core/quota.ts).
 //
 // Per-day sums are added up here rather than with SQL date functions, which differ between SQLite and Postgres:
 // a week of jobs is at most a few thousand rows on one GPU, read with a narrow select on the startedAt/finishedAt
 // indexes, so this stays cheap and the query code stays the same for both providers.
 import { PLATFORMS, type Platform } from '../core/jobs.js';
-import { utcDay } from '../queue/quota.js';
+import { utcDay } from '../core/quota.js';
 import type { PrismaClient } from './database.js';
 
 const DAY_MS = 86_400_000;

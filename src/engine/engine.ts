@@ -22,9 +22,9 @@ import {
 import { DDIMScheduler } from './schedulers/scheduling_ddim.js';
 import { readSchedulerConfig } from './schedulers/scheduling_utils.js';
 import { Generator } from './utils/generator.js';
-import { exportFrames } from './video/export_utils.js';
-import { type FfmpegBinary, locateConfiguredFfmpeg } from './video/ffmpeg.js';
-import type { RgbFrames } from './video/frames.js';
+import { exportFrames } from '../video/export-frames.js';
+import { type FfmpegBinary, locateConfiguredFfmpeg } from '../video/ffmpeg.js';
+import type { RgbFrames } from '../video/frames.js';
 import { SafetensorsError } from './weights/safetensors.js';
 import { WeightsMismatchError } from './weights/var_builder.js';
 

@@ -1,7 +1,7 @@
 // Prometheus metrics for /metrics: queue depth and engine state read at scrape time, job outcomes and durations
 // counted from service events. One registry per service instance (tests start several in one process).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { VideoService } from '../core/service.js';
+import type { VideoService } from '../service/video-service.js';
 
 export interface Metrics {
   readonly registry: Registry;

@@ -1,10 +1,10 @@
 // The one HTTP server of the service. It owns the cross-cutting parts (error format, 404s, health, metrics) and
-// registers route plugins: the HTTP API adapter (src/bots/http) now, the dashboard (src/admin) later, plus any
+// registers route plugins: the HTTP API (src/http/api), signed media links, the dashboard (src/admin), plus any
 // @fastify/* plugin (rate limiting, cookies, helmet) registered before them by the composition root.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { ErrorCode } from '../core/errors.js';
 import { videoBotError } from '../core/messages.js';
-import type { VideoService } from '../core/service.js';
+import type { VideoService } from '../service/video-service.js';
 import type { EngineStatus } from '../core/ports.js';
 import type { Logger } from '../log.js';
 import { errorBody, sendError } from './errors.js';

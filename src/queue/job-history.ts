@@ -1,7 +1,8 @@
 // Finished and unfinished jobs for the dashboard's history: filtered by user, platform, status and submit date,
 // newest first, one page at a time with the total for the pager. Read-only; state changes stay in job-store.ts.
 import type { Job, JobStatus, Platform } from '../core/jobs.js';
-import type { DatabaseProvider, Prisma, PrismaClient } from '../db/database.js';
+import type { DatabaseProvider } from '../db/database-url.js';
+import type { Prisma, PrismaClient } from '../db/database.js';
 import { pageWindow } from '../db/paging.js';
 import { userTextFilter } from '../db/text-search.js';
 import { toJob } from './job-store.js';

@@ -7,7 +7,7 @@ import { videoBotError } from '../core/messages.js';
 import type { Job, JobOutput, JobStatus, Platform, ReplyContext, Requester, Role } from '../core/jobs.js';
 import type { RenderParams } from '../core/ports.js';
 import type { Prisma, PrismaClient } from '../db/database.js';
-import { nextReset, quotaViolation, resolveQuota, utcDay, type QuotaLimits, type QuotaOverride, type QuotaUsage, type ResolvedQuota } from './quota.js';
+import { nextReset, quotaViolation, resolveQuota, utcDay, type QuotaLimits, type QuotaOverride, type QuotaUsage, type ResolvedQuota } from '../core/quota.js';
 
 type Tx = Prisma.TransactionClient;
 type JobRow = Prisma.JobGetPayload<{ include: { user: true } }>;

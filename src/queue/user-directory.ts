@@ -1,7 +1,8 @@
 // Users for the dashboard: search by platform user id or display name, with their queued-job counts, a page at a
 // time. Read-only; changes go through VideoService (updateUser, setUserQuota), which audits them.
 import type { Platform, Role } from '../core/jobs.js';
-import type { DatabaseProvider, Prisma, PrismaClient } from '../db/database.js';
+import type { DatabaseProvider } from '../db/database-url.js';
+import type { Prisma, PrismaClient } from '../db/database.js';
 import { pageWindow } from '../db/paging.js';
 import { userTextFilter } from '../db/text-search.js';
 

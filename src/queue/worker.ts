@@ -9,6 +9,7 @@ import type { EventBus } from '../core/events.js';
 import type { Actor, Job, JobOutput, Role } from '../core/jobs.js';
 import { videoBotError } from '../core/messages.js';
 import type { EngineStatus, RenderOutput, Renderer } from '../core/ports.js';
+import type { QueueCounts, QueueSnapshot } from '../core/queue-snapshot.js';
 import type { Logger } from '../log.js';
 import type { CostModel } from './cost-model.js';
 import { fairShareQueueClass, type FairShareAddOptions, type FairShareEntry, type FairShareQueue } from './fair-share-queue.js';
@@ -41,30 +42,6 @@ interface ActiveJob {
   startedAt: Date;
   /** Resolves when the render and its final transition are done. */
   finished: Promise<void>;
-}
-
-export interface QueuedPosition {
-  job: Job;
-  /** 1 = runs next. */
-  position: number;
-  /** Seconds until the video should be done; null while the engine is not ready. */
-  etaSeconds: number | null;
-}
-
-export interface RunningJob {
-  job: Job;
-  etaSeconds: number | null;
-}
-
-export interface QueueSnapshot {
-  running: RunningJob[];
-  queued: QueuedPosition[];
-  engine: EngineStatus;
-}
-
-export interface QueueCounts {
-  queued: number;
-  running: number;
 }
 
 /** Pause before retrying a job whose start could not be recorded. */

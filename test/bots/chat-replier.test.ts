@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { JobConversations, type ChatReplier, type StatusMessages } from '../../src/bots/chat-replier.js';
 import type { EventListener, JobEvent } from '../../src/core/events.js';
 import type { Job } from '../../src/core/jobs.js';
-import type { VideoService } from '../../src/core/service.js';
+import type { VideoService } from '../../src/service/video-service.js';
 import { createLogger } from '../../src/log.js';
 import { Recorder } from '../fakes/recorder.js';
 import { jobFixture } from './job-fixture.js';

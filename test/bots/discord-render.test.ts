@@ -19,7 +19,7 @@ import {
 import { ErrorCode } from '../../src/core/errors.js';
 import { videoBotError } from '../../src/core/messages.js';
 import { optionRanges } from '../../src/core/requests.js';
-import type { UserQuotaStatus } from '../../src/core/service.js';
+import type { UserQuotaStatus } from '../../src/service/video-service.js';
 import { jobFixture } from './job-fixture.js';
 
 const ranges = optionRanges({ maxFrames: 32, maxSide: 512, maxSteps: 50, promptMaxLength: 500 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ErrorCode } from '../../src/core/errors.js';
 import { costUnits, CostModel } from '../../src/queue/cost-model.js';
-import { nextReset, quotaViolation, resolveQuota, utcDay } from '../../src/queue/quota.js';
+import { nextReset, quotaViolation, resolveQuota, utcDay } from '../../src/core/quota.js';
 
 const DEFAULTS = { videosPerDay: 20, gpuSecondsPerDay: 3600, maxQueued: 3 };
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ErrorCode } from '../../src/core/errors.js';
 import type { Job, Requester } from '../../src/core/jobs.js';
-import type { SubmitRequest } from '../../src/core/service.js';
+import type { SubmitRequest } from '../../src/service/video-service.js';
 import { connectDatabase, databaseTarget } from '../../src/db/database.js';
 import { JobStore } from '../../src/queue/job-store.js';
 import { startChildService, type ChildService } from '../support/child-service.js';

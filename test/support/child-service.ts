@@ -1,7 +1,7 @@
 // Starts test/support/service-process.ts as a child process and talks to it over IPC.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { SubmitRequest } from '../../src/core/service.js';
+import type { SubmitRequest } from '../../src/service/video-service.js';
 import { Recorder } from '../fakes/recorder.js';
 import type { ChildCommand, ChildMessage } from './service-process.js';
 

@@ -1,6 +1,6 @@
 // Records service events and waits for one to happen, without sleeps.
 import type { ServiceEvent } from '../../src/core/events.js';
-import type { VideoService } from '../../src/core/service.js';
+import type { VideoService } from '../../src/service/video-service.js';
 import { Recorder } from '../fakes/recorder.js';
 
 export class EventRecorder extends Recorder<ServiceEvent> {

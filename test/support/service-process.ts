@@ -5,7 +5,7 @@
 // render cost; default the wall-clock time).
 import { loadConfig } from '../../src/config.js';
 import type { ServiceEvent } from '../../src/core/events.js';
-import type { SubmitRequest } from '../../src/core/service.js';
+import type { SubmitRequest } from '../../src/service/video-service.js';
 import { VideoBotError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/log.js';
 import { startService } from '../../src/main.js';

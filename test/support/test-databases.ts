@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { DatabaseProvider } from '../../src/db/database.js';
+import type { DatabaseProvider } from '../../src/db/database-url.js';
 
 export const PROVIDERS: readonly DatabaseProvider[] = ['sqlite', 'postgresql'];
 

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { streamJobMedia } from '../../bots/http/media.js';
+import { streamJobMedia } from '../../http/media.js';
 import { ErrorCode } from '../../core/errors.js';
 import { JOB_STATUSES, PLATFORMS } from '../../core/jobs.js';
-import type { MediaKind } from '../../core/media-links.js';
+import type { MediaKind } from '../../service/media-links.js';
 import { videoBotError } from '../../core/messages.js';
 import { DASHBOARD_ACTOR, pageFrame, redirectWithFlash, refererPage, sendHtml, type AdminContext } from '../context.js';
 import { choice, jobIdParam, pageNumber, parseFields, text, utcDate } from '../forms.js';

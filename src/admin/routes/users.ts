@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ErrorCode } from '../../core/errors.js';
 import { PLATFORMS, ROLES } from '../../core/jobs.js';
 import { videoBotError } from '../../core/messages.js';
-import type { UserRef } from '../../core/service.js';
+import type { UserRef } from '../../service/video-service.js';
 import { DASHBOARD_ACTOR, pageFrame, redirectWithFlash, refererPage, sendHtml, USAGE_DAYS, type AdminContext } from '../context.js';
 import { choice, optionalWholeNumber, pageNumber, parseFields, text } from '../forms.js';
 import { userHref } from '../views/components.js';

@@ -1,6 +1,6 @@
 import type { EngineStatus } from '../../core/ports.js';
 import type { DailyByPlatform, BusyUser, TodayCounts } from '../../db/usage-stats.js';
-import type { RunningJob } from '../../queue/worker.js';
+import type { RunningJob } from '../../core/queue-snapshot.js';
 import { busiestUsersChart, stackedDailyChart } from './charts.js';
 import { actionButton, progressBar, userLink } from './components.js';
 import { formatDateTime, paramsSummary } from './format.js';

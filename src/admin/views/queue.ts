@@ -1,4 +1,4 @@
-import type { QueueSnapshot } from '../../queue/worker.js';
+import type { QueueSnapshot } from '../../core/queue-snapshot.js';
 import { actionButton, progressBar, userLink } from './components.js';
 import { formatDateTime, formatDuration, paramsSummary } from './format.js';
 import { html, segment, type Html } from './html.js';

@@ -1,7 +1,7 @@
 import { ROLES, type Job } from '../../core/jobs.js';
-import type { UserQuotaStatus } from '../../core/service.js';
+import type { UserQuotaStatus } from '../../service/video-service.js';
 import type { UserUsage } from '../../db/usage-stats.js';
-import type { QuotaOverride } from '../../queue/quota.js';
+import type { QuotaOverride } from '../../core/quota.js';
 import type { UserPage } from '../../queue/user-directory.js';
 import { actionButton, csrfField, pager, platformBadge, statusBadge, userHref } from './components.js';
 import { formatDateTime, formatNumber, paramsSummary, plural, userName } from './format.js';

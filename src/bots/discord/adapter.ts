@@ -32,8 +32,8 @@ import {
 import { asVideoBotError, ErrorCode, type VideoBotError } from '../../core/errors.js';
 import type { Actor, Job, ReplyContext, Requester } from '../../core/jobs.js';
 import { videoBotError } from '../../core/messages.js';
-import type { SubmitResult, VideoService } from '../../core/service.js';
-import type { FfmpegBinary } from '../../engine/video/ffmpeg.js';
+import type { SubmitResult, VideoService } from '../../service/video-service.js';
+import type { FfmpegBinary } from '../../video/ffmpeg.js';
 import type { Logger } from '../../log.js';
 import { JobConversations, type VideoLink } from '../chat-replier.js';
 import { mediaFileName } from '../job-text.js';

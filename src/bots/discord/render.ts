@@ -13,8 +13,8 @@ import {
 import { ErrorCode, type VideoBotError } from '../../core/errors.js';
 import type { Job } from '../../core/jobs.js';
 import { formatResetTime, userMessage } from '../../core/messages.js';
-import type { UserQuotaStatus } from '../../core/service.js';
-import type { QueueSnapshot } from '../../queue/worker.js';
+import type { UserQuotaStatus } from '../../service/video-service.js';
+import type { QueueSnapshot } from '../../core/queue-snapshot.js';
 import {
   cancelAcceptedText,
   cancelledByText,

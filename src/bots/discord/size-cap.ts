@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { ErrorCode, type VideoBotError } from '../../core/errors.js';
 import type { Job } from '../../core/jobs.js';
 import { videoBotError } from '../../core/messages.js';
-import { encodeMp4, VideoSizeCapError } from '../../engine/video/encode_mp4.js';
-import { runFfmpeg, type FfmpegBinary } from '../../engine/video/ffmpeg.js';
+import { encodeMp4, VideoSizeCapError } from '../../video/encode-mp4.js';
+import { runFfmpeg, type FfmpegBinary } from '../../video/ffmpeg.js';
 
 /** Discord's limit for servers without boosts, used when an interaction did not say (jobs from older versions). */
 export const DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024;

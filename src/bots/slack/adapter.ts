@@ -15,7 +15,7 @@ import { webApi, type App } from '@slack/bolt';
 import { asVideoBotError, ErrorCode, type VideoBotError } from '../../core/errors.js';
 import type { Job, ReplyContext, Requester } from '../../core/jobs.js';
 import { videoBotError } from '../../core/messages.js';
-import type { SubmitResult, VideoService } from '../../core/service.js';
+import type { SubmitResult, VideoService } from '../../service/video-service.js';
 import type { Logger } from '../../log.js';
 import { JobConversations, type VideoLink } from '../chat-replier.js';
 import { cancelAcceptedText, mediaFileName, truncate } from '../job-text.js';

@@ -11,9 +11,9 @@ import { type Engine, EngineLoadError, type GenerateResult } from '../../engine/
 import { createEngine } from '../../engine/index.js';
 import { LatentsFileError, readLatentsFile } from '../../engine/latents.js';
 import { PIPELINE_DEFAULTS, PIPELINE_LIMITS, PipelineInputError } from '../../engine/pipelines/text_to_video_synthesis/pipeline_text_to_video_synth.js';
-import { encodeMp4 } from '../../engine/video/encode_mp4.js';
-import { writeFramePngs } from '../../engine/video/frames_dir.js';
-import { writePng } from '../../engine/video/png.js';
+import { encodeMp4 } from '../../video/encode-mp4.js';
+import { writeFramePngs } from '../../video/frames-dir.js';
+import { writePng } from '../../video/png.js';
 import { formatBytes } from '../../engine/hub/pull_model.js';
 import { createLogger } from '../../log.js';
 import { EXIT_CODES, isAbortError, usageErrorsExitWith2 } from '../exit-codes.js';

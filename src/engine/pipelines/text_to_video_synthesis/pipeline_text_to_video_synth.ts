@@ -23,7 +23,7 @@ import type { Scheduler } from '../../schedulers/scheduling_utils.js';
 import { f32 } from '../../utils/float32.js';
 import type { Generator } from '../../utils/generator.js';
 import { randnTensor } from '../../utils/torch_utils.js';
-import type { RgbFrames } from '../../video/frames.js';
+import type { RgbFrames } from '../../../video/frames.js';
 
 /** What the pipeline needs of a network: ONNX Runtime's `run` (an InferenceSession, or a test double). */
 export type OnnxModel = Pick<ort.InferenceSession, 'run'>;

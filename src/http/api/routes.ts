@@ -1,12 +1,12 @@
 // The HTTP API adapter (/api/v1): parse the request, call the service, render JSON. Every route needs the admin
 // token as a bearer token; the API acts for the user named in the body, or as the admin.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { AdminAuth } from '../../core/admin-auth.js';
+import type { AdminAuth } from '../../service/admin-auth.js';
 import { ErrorCode } from '../../core/errors.js';
 import type { Actor, Requester } from '../../core/jobs.js';
 import { videoBotError } from '../../core/messages.js';
-import type { VideoService } from '../../core/service.js';
-import { publicEngineStatus } from '../../http/server.js';
+import type { VideoService } from '../../service/video-service.js';
+import { publicEngineStatus } from '../server.js';
 import {
   auditQuerySchema,
   derivedJobSchema,
@@ -18,7 +18,7 @@ import {
   userSchema,
   userUpdateSchema,
 } from './schemas.js';
-import { sendJobMedia } from './media.js';
+import { sendJobMedia } from '../media.js';
 import { jobView, queueView } from './views.js';
 import type { z } from 'zod';
 

@@ -1,15 +1,15 @@
 // A job's files over HTTP, for two audiences: the API (`/api/v1/jobs/:id/video|poster`, admin token) and signed
-// links (`/media/:jobId/:kind?exp=&sig=`, no token; see core/media-links.ts), which is what chat users open when a
+// links (`/media/:jobId/:kind?exp=&sig=`, no token; see service/media-links.ts), which is what chat users open when a
 // video could not be uploaded. Both stream through sendJobMedia, and the dashboard's player through streamJobMedia:
 // Range requests (players seek), 404 once retention removed the file.
 import { basename, dirname } from 'node:path';
 import send from '@fastify/send';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { ErrorCode } from '../../core/errors.js';
-import type { Job } from '../../core/jobs.js';
-import { MEDIA_KINDS, MEDIA_PATH, type MediaKind } from '../../core/media-links.js';
-import { videoBotError } from '../../core/messages.js';
-import type { VideoService } from '../../core/service.js';
+import { ErrorCode } from '../core/errors.js';
+import type { Job } from '../core/jobs.js';
+import { MEDIA_KINDS, MEDIA_PATH, type MediaKind } from '../service/media-links.js';
+import { videoBotError } from '../core/messages.js';
+import type { VideoService } from '../service/video-service.js';
 
 /** Streams the job's video (MP4, or PNG for one frame) or poster, honouring Range; only a finished video is served. */
 export async function sendJobMedia(request: FastifyRequest, reply: FastifyReply, job: Job, kind: MediaKind): Promise<FastifyReply> {

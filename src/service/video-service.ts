@@ -9,16 +9,17 @@ import type { Logger } from '../log.js';
 import type { CostModel } from '../queue/cost-model.js';
 import { deleteJobOutput } from '../queue/job-outputs.js';
 import { workspaceSubject, type JobQuery, type JobStore, type QuotaStatus } from '../queue/job-store.js';
-import type { QuotaLimits, QuotaOverride } from '../queue/quota.js';
-import type { QueueCounts, QueueSnapshot, Worker } from '../queue/worker.js';
-import { ErrorCode, type JobAction, type OptionIssue } from './errors.js';
-import type { EventBus, EventListener } from './events.js';
-import { PLATFORMS, type Actor, type Job, type Platform, type ReplyContext, type Requester, type Role } from './jobs.js';
+import type { QuotaLimits, QuotaOverride } from '../core/quota.js';
+import type { QueueCounts, QueueSnapshot } from '../core/queue-snapshot.js';
+import type { Worker } from '../queue/worker.js';
+import { ErrorCode, type JobAction, type OptionIssue } from '../core/errors.js';
+import type { EventBus, EventListener } from '../core/events.js';
+import { PLATFORMS, type Actor, type Job, type Platform, type ReplyContext, type Requester, type Role } from '../core/jobs.js';
 import type { MediaKind, MediaLinks } from './media-links.js';
-import { videoBotError } from './messages.js';
-import type { EngineStatus } from './ports.js';
-import { findBannedWord } from './prompt-policy.js';
-import { optionRanges, resolveRenderParams, type OptionRanges, type RequestLimits, type VideoOptions } from './requests.js';
+import { videoBotError } from '../core/messages.js';
+import type { EngineStatus } from '../core/ports.js';
+import { findBannedWord } from '../core/prompt-policy.js';
+import { optionRanges, resolveRenderParams, type OptionRanges, type RequestLimits, type VideoOptions } from '../core/requests.js';
 
 export interface SubmitRequest {
   requester: Requester;

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ErrorCode, VideoBotError } from '../../src/core/errors.js';
 import type { Actor, Requester } from '../../src/core/jobs.js';
-import type { SubmitRequest, VideoService } from '../../src/core/service.js';
+import type { SubmitRequest, VideoService } from '../../src/service/video-service.js';
 import { jobEvent } from '../support/events.js';
 import { PROVIDERS } from '../support/test-databases.js';
 import { TestRenderer } from '../support/test-renderer.js';

@@ -1,7 +1,7 @@
 // JSON shapes of the HTTP API (pure functions, no I/O). Dates are ISO strings; file paths never leave the server,
 // clients get URLs instead.
 import type { Job } from '../../core/jobs.js';
-import type { RunningJob, QueuedPosition } from '../../queue/worker.js';
+import type { QueuedPosition, RunningJob } from '../../core/queue-snapshot.js';
 
 export interface JobView {
   id: string;

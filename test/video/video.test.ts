@@ -5,13 +5,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FfmpegNotFoundError, locateFfmpeg } from '../../src/engine/video/ffmpeg.js';
-import { encodeMp4, VideoSizeCapError } from '../../src/engine/video/encode_mp4.js';
-import { encodePreview } from '../../src/engine/video/preview.js';
-import { writeFramePngs } from '../../src/engine/video/frames_dir.js';
-import { exportFrames } from '../../src/engine/video/export_utils.js';
-import { encodePng } from '../../src/engine/video/png.js';
-import type { RgbFrames } from '../../src/engine/video/frames.js';
+import { FfmpegNotFoundError, locateFfmpeg } from '../../src/video/ffmpeg.js';
+import { encodeMp4, VideoSizeCapError } from '../../src/video/encode-mp4.js';
+import { encodePreview } from '../../src/video/preview.js';
+import { writeFramePngs } from '../../src/video/frames-dir.js';
+import { exportFrames } from '../../src/video/export-frames.js';
+import { encodePng } from '../../src/video/png.js';
+import type { RgbFrames } from '../../src/video/frames.js';
 import { ffprobe } from '../support/ffprobe.js';
 
 function isInstalled(name: string): boolean {

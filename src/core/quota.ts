@@ -1,8 +1,8 @@
 // Quota policy as pure functions: which limits apply to a user (user override, then workspace override, then the
 // default settings) and whether one more reservation fits. Days are UTC days; quotas reset at 00:00 UTC.
-import { ErrorCode } from '../core/errors.js';
-import { videoBotError } from '../core/messages.js';
-import type { VideoBotError } from '../core/errors.js';
+import { ErrorCode } from './errors.js';
+import { videoBotError } from './messages.js';
+import type { VideoBotError } from './errors.js';
 
 export interface QuotaLimits {
   videosPerDay: number;

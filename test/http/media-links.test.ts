@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import { ErrorCode } from '../../src/core/errors.js';
-import { MediaLinks, setupMediaLinks } from '../../src/core/media-links.js';
+import { MediaLinks, setupMediaLinks } from '../../src/service/media-links.js';
 import { SettingsStore } from '../../src/db/settings.js';
 import { jobEvent } from '../support/events.js';
 import { PROVIDERS } from '../support/test-databases.js';

@@ -3,7 +3,7 @@
 // an animated preview; one frame: a PNG, which is also the poster.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeMp4, VideoSizeCapError, type X264Preset } from './encode_mp4.js';
+import { encodeMp4, VideoSizeCapError, type X264Preset } from './encode-mp4.js';
 import type { FfmpegBinary } from './ffmpeg.js';
 import { assertRgbFrames, frameAt, type RgbFrames } from './frames.js';
 import { encodePng, writePng } from './png.js';
