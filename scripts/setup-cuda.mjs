@@ -4,13 +4,13 @@
 // manifest: libonnxruntime_providers_{cuda,shared,tensorrt}.so from the NuGet package
 // Microsoft.ML.OnnxRuntime.Gpu.Linux of the same version, placed beside the binding.
 //
-// Two traps of the installer (onnxruntime-node 1.30, script/install.js and install-utils.js), both checked here:
-// - the project's .npmrc says `onnxruntime-node-install=skip` (so offline installs succeed), and npm passes it to
-//   every script as npm_config_onnxruntime_node_install=skip, which the installer reads before its flag;
-// - parseInstallFlag() validates the value `cuda12` but does not return it, so the installer falls back to its
-//   default mode, which exits at once (status 0, nothing installed) when it believes it runs inside a local
-//   `npm install` of its own package: npm_config_local_prefix beside npm_package_json, which `npm run` sets.
-// So the installer runs with those three npm variables removed and ONNXRUNTIME_NODE_INSTALL=cuda12; its default
+// `npm install` never runs that installer: package.json's allowScripts denies onnxruntime-node's postinstall, which
+// would download the provider from NuGet on every Linux x64 machine and fails offline (the CPU binaries ship inside
+// the npm package). A trap of the installer (onnxruntime-node 1.30, script/install.js and install-utils.js), checked
+// here: parseInstallFlag() validates the value `cuda12` but does not return it, so the installer falls back to its
+// default mode, which exits at once (status 0, nothing installed) when it believes it runs inside a local
+// `npm install` of its own package: npm_config_local_prefix beside npm_package_json, which `npm run` sets.
+// So the installer runs with those two npm variables removed and ONNXRUNTIME_NODE_INSTALL=cuda12; its default
 // mode then installs the `linux/x64` requirement, which is the cuda12 manifest.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -28,7 +28,7 @@ const installer = join(packageDir, 'script', 'install.js');
 const binDir = join(packageDir, 'bin', 'napi-v6', 'linux', 'x64');
 console.log(`Running ${installer} --onnxruntime-node-install=cuda12 (downloads from NuGet, about 300 MB)...`);
 const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'cuda12' };
-for (const name of ['npm_config_onnxruntime_node_install', 'npm_config_local_prefix', 'npm_package_json']) delete env[name];
+for (const name of ['npm_config_local_prefix', 'npm_package_json']) delete env[name];
 const result = spawnSync(process.execPath, [installer, '--onnxruntime-node-install=cuda12'], { stdio: 'inherit', env });
 const missing = LIBRARIES.filter((name) => !existsSync(join(binDir, name)));
 if (result.status !== 0 || missing.length > 0) {

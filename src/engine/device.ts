@@ -1,6 +1,6 @@
 // Which ONNX Runtime execution provider the engine runs on (ENGINE_DEVICE = auto | cuda | cpu). onnxruntime-node
 // ships its CPU binaries in the npm package; the CUDA execution provider is a separate download from NuGet that
-// this project skips at install time (.npmrc) because offline installs would fail on it. `npm run setup:cuda`
+// this project skips at install time (package.json allowScripts) because offline installs would fail on it. `npm run setup:cuda`
 // (scripts/setup-cuda.mjs) fetches it on a GPU host. Whether its libraries are present is a file check; whether
 // CUDA 12, cuDNN 9 and a GPU are usable shows only when a session is created, which the engine handles.
 import { existsSync } from 'node:fs';
