@@ -21,9 +21,9 @@ const work = await mkdtemp(join(tmpdir(), 't2v-cli-test-'));
 const dataDir = join(work, 'data');
 test.after(() => rm(work, { recursive: true, force: true }));
 
-/** Runs `t2v ...args` in `work` (no .env there) with a clean environment plus `env`. */
-function t2v(args: string[], env: Record<string, string> = {}, onStderr?: RunNodeOptions['onStderr']): Promise<NodeRun> {
-  return runNode(['--import', TSX, MAIN, ...args], {
+/** Runs `t2v ...args` in `work` (no .env there) with a clean environment plus `env`; `preload` goes before the CLI. */
+function t2v(args: string[], env: Record<string, string> = {}, onStderr?: RunNodeOptions['onStderr'], preload: string[] = []): Promise<NodeRun> {
+  return runNode(['--import', TSX, ...preload, MAIN, ...args], {
     cwd: work,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: dataDir, ENGINE_THREADS: '2', ENGINE_DEVICE: 'cpu', ...env },
     onStderr,
@@ -225,4 +225,17 @@ test('model verify --cases names a case the graph misses, a case it cannot read,
   const none = await t2v(['model', 'verify', GOLDENS, '--cases', empty]);
   assert.equal(none.code, 3);
   assert.match(none.stdout, /PROBLEM --cases .*no-cases: no reference cases/);
+});
+
+test('serve without the SQLite binding or the Prisma client stops with one sentence naming the command that fixes it', async () => {
+  const env = { PORT: '0' };
+  const noBinding = await t2v(['serve'], env, undefined, ['--require', fileURLToPath(new URL('../support/no-sqlite-binding.cjs', import.meta.url))]);
+  assert.equal(noBinding.code, 1);
+  assert.equal(noBinding.stdout, '');
+  assert.match(noBinding.stderr, /^t2v: The SQLite driver better-sqlite3 has no native binding for this Node\.js .*: run `npm rebuild better-sqlite3`, then start again\.\n$/);
+
+  const noClient = await t2v(['serve'], env, undefined, ['--import', fileURLToPath(new URL('../support/no-prisma-client.mjs', import.meta.url))]);
+  assert.equal(noClient.code, 1);
+  assert.equal(noClient.stdout, '');
+  assert.equal(noClient.stderr, 't2v: The Prisma client for sqlite has not been generated: run `npm run db:generate`, then start again.\n');
 });

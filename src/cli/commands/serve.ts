@@ -1,9 +1,9 @@
 // `t2v serve`: runs the service (HTTP API, queue, engine) until SIGTERM/SIGINT, then drains gracefully.
 import type { Command } from 'commander';
-import { loadConfig, withDotEnv } from '../../config.js';
+import { configSecrets, loadConfig, withDotEnv } from '../../config.js';
+import { parseDatabaseUrl } from '../../db/database-url.js';
+import { checkDatabaseInstall } from '../../db/install-check.js';
 import { createLogger } from '../../log.js';
-import { configSecrets } from '../../config.js';
-import { loadEngine, startService } from '../../main.js';
 
 export function registerServe(program: Command): void {
   program
@@ -12,6 +12,9 @@ export function registerServe(program: Command): void {
     .option('--rotate-admin-token', 'replace the stored admin token with a new one and show it once')
     .action(async (options: { rotateAdminToken?: boolean }) => {
       const config = loadConfig(withDotEnv(process.env));
+      await checkDatabaseInstall(parseDatabaseUrl(config.databaseUrl).provider);
+      // Loaded after the check: the service's modules import the database driver and the generated client.
+      const { loadEngine, startService } = await import('../../main.js');
       const logger = createLogger({ level: config.logLevel, secrets: configSecrets(config) });
       const renderer = await loadEngine(config, logger);
       const running = await startService(config, { renderer, logger, rotateAdminToken: options.rotateAdminToken === true });
