@@ -73,7 +73,7 @@ function printAdminTokenBanner(token: string): void {
       '  No ADMIN_TOKEN was set, so one was generated. It is shown only this once; the database keeps a hash.\n' +
       `  Admin token: ${token}\n` +
       '  Use it as "Authorization: Bearer <token>" for /api/v1 and to sign in to the dashboard.\n' +
-      '  Lost it? Run `t2v serve --rotate-admin-token` or set ADMIN_TOKEN.\n\n',
+      '  Lost it? Run `./t2v serve --rotate-admin-token` or set ADMIN_TOKEN.\n\n',
   );
 }
 
@@ -159,10 +159,13 @@ export async function startService(config: Config, options: StartOptions = {}): 
     });
 
     const sweep = () =>
-      settings
-        .get()
-        .then((s) => sweepOutputs(store, config.outputsDir, s.outputRetentionDays, clock(), logger))
-        .catch((error: unknown) => logger.error({ err: error }, 'output retention sweep failed'));
+      Promise.all([
+        settings
+          .get()
+          .then((s) => sweepOutputs(store, config.outputsDir, s.outputRetentionDays, clock(), logger))
+          .catch((error: unknown) => logger.error({ err: error }, 'output retention sweep failed')),
+        service.forgetExpiredDeliveries().catch((error: unknown) => logger.error({ err: error }, 'could not delete expired delivery records')),
+      ]);
     void sweep();
     const sweepTimer = setInterval(sweep, RETENTION_SWEEP_MS).unref();
 

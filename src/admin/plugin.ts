@@ -6,7 +6,7 @@
 // - @fastify/csrf-protection: a token in every form, HMAC-bound to the session, checked on every POST.
 // - @fastify/rate-limit: sign-in attempts per client address.
 // - @fastify/formbody: plain HTML forms, so every action works without JavaScript.
-// - @fastify/static: the local CSS, script and icon (no CDN).
+// - @fastify/send (as the API's media routes): the local CSS, script and icon (no CDN).
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import cookie from '@fastify/cookie';
@@ -14,7 +14,7 @@ import csrfProtection from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
-import fastifyStatic from '@fastify/static';
+import send from '@fastify/send';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config.js';
 import type { AdminAuth } from '../service/admin-auth.js';
@@ -111,7 +111,7 @@ export const adminDashboard: FastifyPluginAsync<AdminDashboardOptions> = async (
     // The HMAC key binds tokens to sessions; sessions live in this process, so a per-process key suffices.
     csrfOpts: { hmacKey: randomBytes(32), userInfo: true },
   });
-  await app.register(fastifyStatic, { root: ASSETS_DIR, prefix: '/assets/', decorateReply: false, index: false, maxAge: '1h' });
+  await app.register(assetRoutes);
 
   app.decorateRequest('adminSession', undefined);
   app.addHook('onRequest', resolveSession(ctx));
@@ -136,5 +136,15 @@ export const adminDashboard: FastifyPluginAsync<AdminDashboardOptions> = async (
     signedIn.setNotFoundHandler(async (request) => {
       throw videoBotError(ErrorCode.NotFound, { entity: 'route', id: `${request.method} ${request.url.split('?')[0]}` });
     });
+  });
+};
+
+/** GET /assets/<file>: the dashboard's CSS, script and icon; send() refuses paths that leave the folder. */
+const assetRoutes: FastifyPluginAsync = async (app) => {
+  app.get('/assets/:file', async (request, reply) => {
+    const { file } = request.params as { file: string };
+    const result = await send(request.raw, file, { root: ASSETS_DIR, dotfiles: 'deny', index: false, maxAge: '1h' });
+    if (result.type !== 'file') throw videoBotError(ErrorCode.NotFound, { entity: 'route', id: `GET /admin/assets/${file}` });
+    return reply.code(result.statusCode).headers(result.headers).send(result.stream);
   });
 };

@@ -226,7 +226,7 @@ export class Engine implements Renderer {
       (s) => s.isDirectory(),
       () => false,
     );
-    if (!isDir) throw new EngineLoadError('model', `model folder ${dir} does not exist (MODEL_DIR / --model; \`t2v model pull\` downloads one)`);
+    if (!isDir) throw new EngineLoadError('model', `model folder ${dir} does not exist (MODEL_DIR / --model; \`./t2v model pull\` downloads one)`);
     const hasIndex = await stat(join(dir, 'model_index.json')).then(
       () => true,
       () => false,

@@ -121,11 +121,11 @@ export function registerModel(program: Command): void {
             ? 'built-in demo model (random weights: abstract noise)'
             : m.manifest
               ? `${m.manifest.repoId} @ ${m.manifest.commit.slice(0, 12)}, ${entry.variant}, ${formatBytes(m.bytes ?? 0)}`
-              : 'no manifest (copied by hand; `t2v model verify` checks it)';
+              : 'no manifest (copied by hand; `./t2v model verify` checks it)';
           process.stdout.write(`${entry.current ? '*' : ' '} ${m.name.padEnd(28)} ${origin}\n    ${m.path}\n`);
         }
         if (!options.json) {
-          if (models.length === 0) process.stdout.write(`No models in ${dir}. \`t2v model pull\` downloads ${DEFAULT_REPO_ID}.\n`);
+          if (models.length === 0) process.stdout.write(`No models in ${dir}. \`./t2v model pull\` downloads ${DEFAULT_REPO_ID}.\n`);
           process.stdout.write(current === null ? `MODEL_DIR is not set: the service uses the ${DEMO_MODEL_NOTICE}\n` : `MODEL_DIR=${current}\n`);
         }
         return EXIT_CODES.ok;
@@ -176,7 +176,7 @@ export function registerModel(program: Command): void {
           if (ok) ok = await runNetworks(dir, config, options.dtype, casesDir, bar, out);
           else out.push('  run: skipped, the files and weights must check first');
         }
-        out.push(ok ? 'OK' : 'NOT OK: re-run `t2v model pull` for a pulled model, or fix the files named above');
+        out.push(ok ? 'OK' : 'NOT OK: re-run `./t2v model pull` for a pulled model, or fix the files named above');
         process.stdout.write(`${out.join('\n')}\n`);
         return ok ? EXIT_CODES.ok : EXIT_CODES.model;
       }),

@@ -18,7 +18,7 @@ export const DEMO_MODEL_LABEL = 'built-in demo model';
 /** Shown wherever the demo model is in use (status, logs, CLI summary). */
 export const DEMO_MODEL_NOTICE =
   'built-in demo model (tiny, untrained random weights): it renders abstract noise, not your prompt. ' +
-  'Set MODEL_DIR (or --model) to a text-to-video model folder, for example one made by `t2v model pull`.';
+  'Set MODEL_DIR (or --model) to a text-to-video model folder, for example one made by `./t2v model pull`.';
 
 export function demoModelDir(dataDir: string): string {
   return join(dataDir, 'models', 'demo');
