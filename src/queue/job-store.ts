@@ -1,6 +1,6 @@
-// The only Prisma access for users, jobs, quota overrides and the usage ledger. Every state change is one
-// transaction with an explicit from-state (queued -> running -> succeeded | failed | cancelled), so a change that
-// lost a race (a job cancelled while it was being started) does nothing and says so by returning null.
+// The only Prisma access for users, jobs, quota overrides, the usage ledger and delivery records. Every state change
+// is one transaction with an explicit from-state (queued -> running -> succeeded | failed | cancelled), so a change
+// that lost a race (a job cancelled while it was being started) does nothing and says so by returning null.
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../core/errors.js';
 import { videoBotError } from '../core/messages.js';
@@ -28,8 +28,22 @@ export interface SubmitInput {
   reply: ReplyContext;
   estimatedSeconds: number;
   parentJobId?: string | null;
+  /** The delivery that asked for the job: a submit carrying a key that already made a job returns that job. */
+  delivery?: DeliveryRecord;
   policy: SubmitPolicy;
   now: Date;
+}
+
+/** A delivery key (a platform's id of one request) and until when it is remembered. */
+export interface DeliveryRecord {
+  key: string;
+  expiresAt: Date;
+}
+
+export interface Submitted {
+  job: Job;
+  /** false: the delivery had made this job already; nothing was checked, charged or created. */
+  created: boolean;
 }
 
 export interface UsageCharge {
@@ -79,14 +93,42 @@ export class JobStore {
   }
 
   /**
+   * Claims a delivery: true for the first delivery of its key, false while a record of the key is kept (a retry or
+   * a duplicate, even one arriving while the first is still being handled). One statement, so concurrent deliveries
+   * race safely across processes: exactly one inserts. An expired record that the sweep has not deleted yet counts as
+   * none and is taken over.
+   */
+  async claimDelivery(delivery: DeliveryRecord, now: Date): Promise<boolean> {
+    const claimed = await this.prisma.$executeRaw`
+      INSERT INTO "Delivery" ("key", "claimedAt", "expiresAt") VALUES (${delivery.key}, ${now}, ${delivery.expiresAt})
+      ON CONFLICT ("key") DO UPDATE SET "claimedAt" = excluded."claimedAt", "expiresAt" = excluded."expiresAt", "jobId" = NULL
+      WHERE "Delivery"."expiresAt" <= excluded."claimedAt"`;
+    return claimed === 1;
+  }
+
+  /** Forgets deliveries whose record has expired; returns how many. */
+  async deleteExpiredDeliveries(now: Date): Promise<number> {
+    return (await this.prisma.delivery.deleteMany({ where: { expiresAt: { lte: now } } })).count;
+  }
+
+  /**
    * Checks every limit and inserts the job with its quota reservation, atomically: the transaction first updates
    * the submit lock row, which serializes submits across processes (row lock on Postgres, write lock on SQLite),
-   * so the counts it reads cannot change before it commits.
+   * so the counts it reads cannot change before it commits. With a delivery whose key made a job already, that job
+   * is returned instead (created: false), before any check: a retry is neither refused nor charged again.
    */
-  async submit(input: SubmitInput): Promise<Job> {
-    const { requester, params, reply, policy, now } = input;
+  async submit(input: SubmitInput): Promise<Submitted> {
+    const { requester, params, reply, policy, now, delivery } = input;
     return this.prisma.$transaction(async (tx) => {
       await tx.submitLock.update({ where: { id: SUBMIT_LOCK_ID }, data: { touchedAt: now } });
+      if (delivery !== undefined) {
+        const earlier = await tx.delivery.findUnique({ where: { key: delivery.key } });
+        const made =
+          earlier?.jobId == null || earlier.expiresAt <= now
+            ? null
+            : await tx.job.findUnique({ where: { id: earlier.jobId }, include: { user: true } });
+        if (made !== null) return { job: toJob(made), created: false };
+      }
       const user = await this.#upsertUser(tx, requester);
       if (user.banned) throw videoBotError(ErrorCode.UserBanned, {});
 
@@ -136,7 +178,14 @@ export class JobStore {
       await tx.usageEntry.create({
         data: { userId: user.id, jobId: id, day, kind: 'reserve', videos: 1, gpuSeconds: input.estimatedSeconds, createdAt: now },
       });
-      return toJob(row);
+      if (delivery !== undefined) {
+        await tx.delivery.upsert({
+          where: { key: delivery.key },
+          create: { key: delivery.key, claimedAt: now, expiresAt: delivery.expiresAt, jobId: id },
+          update: { jobId: id, expiresAt: delivery.expiresAt },
+        });
+      }
+      return { job: toJob(row), created: true };
     }, TX_OPTIONS);
   }
 

@@ -8,7 +8,7 @@ import { SETTING_DESCRIPTIONS, SETTING_SCHEMAS, type RuntimeSettings, type Setti
 import type { Logger } from '../log.js';
 import type { CostModel } from '../queue/cost-model.js';
 import { deleteJobOutput } from '../queue/job-outputs.js';
-import { workspaceSubject, type JobQuery, type JobStore, type QuotaStatus } from '../queue/job-store.js';
+import { workspaceSubject, type DeliveryRecord, type JobQuery, type JobStore, type QuotaStatus } from '../queue/job-store.js';
 import type { QuotaLimits, QuotaOverride } from '../core/quota.js';
 import type { QueueCounts, QueueSnapshot } from '../core/queue-snapshot.js';
 import type { Worker } from '../queue/worker.js';
@@ -25,6 +25,18 @@ export interface SubmitRequest {
   requester: Requester;
   options: VideoOptions;
   reply: ReplyContext;
+  /**
+   * The sender's id of the delivery that asks for the job (see claimDelivery); a submit with a key that already made
+   * a job returns that job instead of queueing and charging another.
+   */
+  deliveryKey?: string;
+}
+
+/** A re-roll or reproduction: who asks, where the answer goes (default: the parent's place) and the delivery asking. */
+export interface DerivedRequest {
+  requester: Requester;
+  reply?: ReplyContext;
+  deliveryKey?: string;
 }
 
 export interface SubmitResult {
@@ -72,6 +84,12 @@ const CANCEL_WAIT_MS = 10_000;
 /** Life of a media link while outputs are kept forever (OUTPUT_RETENTION_DAYS=0): links end even if files do not. */
 const MEDIA_LINK_DAYS_WITHOUT_RETENTION = 30;
 const DAY_MS = 86_400_000;
+/**
+ * How long a delivery key is remembered: well past Slack's retries (about 1 and 5 minutes after the first try), a
+ * Discord interaction's 15-minute life and an API client retrying through an outage; a day of keys is a small table.
+ */
+export const DELIVERY_LIFETIME_MS = DAY_MS;
+const DELIVERY_KEY_MAX_LENGTH = 255;
 
 // An override allows the values its default setting allows (or null), so the ranges and their wording come from there.
 const quotaPatchSchema = z
@@ -108,42 +126,68 @@ export class VideoService {
     return optionRanges(await this.limits());
   }
 
-  /** Validates, checks every limit, reserves quota and queues the job. Throws VideoBotError on any rejection. */
+  /**
+   * Claims a delivery by its sender's id (a Slack `event_id` or `trigger_id`, a Discord interaction id): true for the
+   * first delivery, which the adapter then handles; false for a retry or duplicate, even one arriving while the first
+   * is still being handled, which the adapter acknowledges and drops (no reply, no job). Claim before anything the
+   * user can see. The record is kept in the database, across restarts, for DELIVERY_LIFETIME_MS.
+   */
+  async claimDelivery(key: string): Promise<boolean> {
+    const now = this.#clock();
+    return this.#d.store.claimDelivery(deliveryRecord(checkDeliveryKey(key), now), now);
+  }
+
+  /** Deletes the delivery records that have expired (the hourly sweep). */
+  async forgetExpiredDeliveries(): Promise<number> {
+    return this.#d.store.deleteExpiredDeliveries(this.#clock());
+  }
+
+  /**
+   * Validates, checks every limit, reserves quota and queues the job. Throws VideoBotError on any rejection. A
+   * request whose deliveryKey made a job already gets that job, with its current place, and nothing more is charged.
+   */
   async submit(request: SubmitRequest, parentJobId?: string): Promise<SubmitResult> {
     if (this.#d.worker.draining) throw videoBotError(ErrorCode.ShuttingDown, {});
     const requester = checkRequester(request.requester);
     const reply = checkReply(request.reply);
+    const deliveryKey = request.deliveryKey === undefined ? undefined : checkDeliveryKey(request.deliveryKey);
     const settings = await this.#d.settings.get();
     const params = resolveRenderParams(request.options, this.#requestLimits(settings));
     const banned = findBannedWord(params.prompt, settings.bannedWords);
     if (banned !== undefined) throw videoBotError(ErrorCode.PromptRejected, { reason: 'banned_word', word: banned });
 
-    const job = await this.#d.store.submit({
+    const now = this.#clock();
+    const { job, created } = await this.#d.store.submit({
       requester,
       params,
       reply,
       estimatedSeconds: this.#d.costModel.estimateSeconds(params),
       parentJobId: parentJobId ?? null,
+      ...(deliveryKey === undefined ? {} : { delivery: deliveryRecord(deliveryKey, now) }),
       policy: { defaults: quotaDefaults(settings), queueCap: settings.queueCap },
-      now: this.#clock(),
+      now,
     });
+    if (!created) {
+      this.#d.logger.info({ jobId: job.id, user: actorLabel(toActor(requester)) }, 'a repeated delivery: answered with the job it made');
+      return this.#withPlace(job);
+    }
     const { position, etaSeconds } = this.#placeOf(job, this.#d.worker.enqueue(job));
     this.#d.events.emit({ type: 'queued', job, position, etaSeconds });
     this.#d.logger.info({ jobId: job.id, user: actorLabel(toActor(requester)), position, params: summarize(job) }, 'job queued');
     return { job, position, etaSeconds };
   }
 
-  /** The same prompt and options with a new random seed, for `requester` (anyone may reroll a video they see). */
-  async reroll(jobId: string, requester: Requester, reply?: ReplyContext): Promise<SubmitResult> {
+  /** The same prompt and options with a new random seed, for the requester (anyone may reroll a video they see). */
+  async reroll(jobId: string, request: DerivedRequest): Promise<SubmitResult> {
     const parent = await this.getJob(jobId);
     const { seed: _seed, ...options } = parent.params;
-    return this.submit({ requester, options, reply: reply ?? parent.reply }, parent.id);
+    return this.submit({ ...request, options, reply: request.reply ?? parent.reply }, parent.id);
   }
 
   /** The same prompt, options and seed: the same video again (for example after its file expired). */
-  async reproduce(jobId: string, requester: Requester, reply?: ReplyContext): Promise<SubmitResult> {
+  async reproduce(jobId: string, request: DerivedRequest): Promise<SubmitResult> {
     const parent = await this.getJob(jobId);
-    return this.submit({ requester, options: { ...parent.params }, reply: reply ?? parent.reply }, parent.id);
+    return this.submit({ ...request, options: { ...parent.params }, reply: request.reply ?? parent.reply }, parent.id);
   }
 
   /**
@@ -205,13 +249,7 @@ export class VideoService {
 
   /** A job with its live place in line (waiting jobs) and live progress (running jobs). */
   async getJobStatus(jobId: string): Promise<SubmitResult> {
-    const job = await this.getJob(jobId);
-    const snapshot = this.#d.worker.snapshot();
-    const running = snapshot.running.find((r) => r.job.id === jobId);
-    if (running !== undefined) return { job: { ...job, progress: running.job.progress }, position: 0, etaSeconds: running.etaSeconds };
-    const queued = snapshot.queued.find((q) => q.job.id === jobId);
-    if (queued !== undefined) return { job, position: queued.position, etaSeconds: queued.etaSeconds };
-    return { job, position: 0, etaSeconds: job.status === 'queued' ? null : 0 };
+    return this.#withPlace(await this.getJob(jobId));
   }
 
   async listJobs(query: JobQuery = {}): Promise<Job[]> {
@@ -391,6 +429,16 @@ export class VideoService {
     return { position: 0, etaSeconds: snapshot.engine.ready ? (running?.etaSeconds ?? estimate) : null };
   }
 
+  /** A stored job with its live place in line (waiting) or live progress (running). */
+  #withPlace(job: Job): SubmitResult {
+    const snapshot = this.#d.worker.snapshot();
+    const running = snapshot.running.find((r) => r.job.id === job.id);
+    if (running !== undefined) return { job: { ...job, progress: running.job.progress }, position: 0, etaSeconds: running.etaSeconds };
+    const queued = snapshot.queued.find((q) => q.job.id === job.id);
+    if (queued !== undefined) return { job, position: queued.position, etaSeconds: queued.etaSeconds };
+    return { job, position: 0, etaSeconds: job.status === 'queued' ? null : 0 };
+  }
+
   async #isAdmin(actor: Actor): Promise<boolean> {
     if (actor.kind === 'admin') return true;
     const user = await this.#d.store.findUser(actor.platform, actor.platformUserId);
@@ -432,6 +480,18 @@ function checkRequester(requester: Requester): Requester {
   }
   if (issues.length > 0) throw videoBotError(ErrorCode.InvalidRequest, { issues });
   return requester;
+}
+
+function checkDeliveryKey(key: string): string {
+  if (typeof key !== 'string' || key.length === 0 || key.length > DELIVERY_KEY_MAX_LENGTH) {
+    const message = `deliveryKey must be 1 to ${DELIVERY_KEY_MAX_LENGTH} characters.`;
+    throw videoBotError(ErrorCode.InvalidRequest, { issues: [{ field: 'deliveryKey', message }] });
+  }
+  return key;
+}
+
+function deliveryRecord(key: string, now: Date): DeliveryRecord {
+  return { key, expiresAt: new Date(now.getTime() + DELIVERY_LIFETIME_MS) };
 }
 
 function checkReply(reply: ReplyContext): ReplyContext {

@@ -123,6 +123,26 @@ describe('HTTP API', () => {
       assert.ok(audit.entries.some((e) => e.actor === 'admin:api' && e.target === first.id));
     });
 
+    it('an Idempotency-Key makes a repeated request answer with the job the first one made, charged once', async () => {
+      const post = (url: string, body: unknown, key: string) =>
+        t.running.app.inject({ method: 'POST', url: `/api/v1${url}`, headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'idempotency-key': key }, payload: body as object });
+      const once = { user: { platform: 'api', id: 'retrying-client' }, prompt: 'asked twice', ...small };
+      const [first, second] = await Promise.all([post('/jobs', once, 'order-7'), post('/jobs', once, 'order-7')]);
+      assert.deepEqual([first.statusCode, second.statusCode], [202, 202], second.body);
+      const id = (first.json() as { id: string }).id;
+      assert.equal((second.json() as { id: string }).id, id);
+      await t.events.waitFor(jobEvent('succeeded', id));
+      const late = await post('/jobs', once, 'order-7');
+      assert.deepEqual([late.statusCode, (late.json() as { id: string; status: string }).status], [202, 'succeeded'], 'a repeat after the render gets the finished job');
+      const rerolls = await Promise.all([post(`/jobs/${id}/reroll`, {}, 'reroll-7'), post(`/jobs/${id}/reroll`, {}, 'reroll-7')]);
+      assert.equal((rerolls[0].json() as { id: string }).id, (rerolls[1].json() as { id: string }).id);
+      const quota = (await api('GET', '/users/api/retrying-client/quota')).json() as { used: { videos: number } };
+      assert.equal(quota.used.videos, 2, 'one job and one re-roll');
+
+      const wrong = expectError(await post('/jobs', once, 'k'.repeat(201)), 400, ErrorCode.InvalidRequest);
+      assert.match(wrong.message, /idempotency-key: must be 1 to 200 visible ASCII characters \(in the headers\)/);
+    });
+
     it('promotes a waiting job to the front (admin, audited) and refuses others', async () => {
       await setEngineReady(false);
       try {

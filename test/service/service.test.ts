@@ -5,9 +5,9 @@ import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ErrorCode, VideoBotError } from '../../src/core/errors.js';
 import type { Actor, Requester } from '../../src/core/jobs.js';
-import type { SubmitRequest, VideoService } from '../../src/service/video-service.js';
+import { DELIVERY_LIFETIME_MS, type SubmitRequest, type VideoService } from '../../src/service/video-service.js';
 import { jobEvent } from '../support/events.js';
-import { PROVIDERS } from '../support/test-databases.js';
+import { createTestDatabase, PROVIDERS } from '../support/test-databases.js';
 import { TestRenderer } from '../support/test-renderer.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 
@@ -277,15 +277,15 @@ for (const provider of PROVIDERS) {
     it('rerolls with a new seed and reproduces with the same seed', () =>
       withService({ provider, renderer: new TestRenderer({ ready: false }), env: { MAX_QUEUED_PER_USER: '5' } }, async ({ service }) => {
         const { job } = await service.submit(request(alice, 'a fox', { seed: 123, guidance: 7.5, negativePrompt: 'blur' }));
-        const reroll = await service.reroll(job.id, bob);
+        const reroll = await service.reroll(job.id, { requester: bob });
         assert.equal(reroll.job.parentJobId, job.id);
         assert.equal(reroll.job.user.platformUserId, 'bob');
         assert.notEqual(reroll.job.params.seed, 123);
         assert.deepEqual({ ...reroll.job.params, seed: 123 }, job.params);
-        const again = await service.reproduce(job.id, alice, { platform: 'discord', channelId: 'other' });
+        const again = await service.reproduce(job.id, { requester: alice, reply: { platform: 'discord', channelId: 'other' } });
         assert.deepEqual(again.job.params, job.params);
         assert.equal(again.job.reply.channelId, 'other');
-        assert.equal((await rejectionOf(service.reroll('nope', alice))).code, ErrorCode.NotFound);
+        assert.equal((await rejectionOf(service.reroll('nope', { requester: alice }))).code, ErrorCode.NotFound);
       }));
 
     it('rejects banned users and malformed requester data', () =>
@@ -316,6 +316,62 @@ for (const provider of PROVIDERS) {
         (renderer as TestRenderer).release();
         await events.waitFor(jobEvent('succeeded', waiting.job.id));
       }));
+
+    it('deliveries: one claim wins among concurrent duplicates; a repeated submit returns the first job uncharged; records expire', async () => {
+      let now = new Date('2026-06-01T12:00:00Z');
+      await withService({ provider, renderer: new TestRenderer({ ready: false }), env: { QUOTA_VIDEOS_PER_DAY: '1' }, clock: () => now }, async ({ service, events, running }) => {
+        const claims = await Promise.all(Array.from({ length: 8 }, () => service.claimDelivery('slack:event:Ev1')));
+        assert.deepEqual(claims.filter(Boolean), [true], 'exactly one of eight concurrent claims wins');
+        assert.equal(await service.claimDelivery('slack:event:Ev1'), false, 'a later retry loses too');
+        assert.equal(await service.claimDelivery('slack:event:Ev2'), true, 'another key is another delivery');
+
+        const asked = { ...request(alice, 'once'), deliveryKey: 'slack:event:Ev1' };
+        const results = await Promise.all([service.submit(asked), service.submit(asked), service.submit(asked)]);
+        const [first] = results;
+        assert.deepEqual(results.map((r) => r.job.id), [first!.job.id, first!.job.id, first!.job.id], 'one job for three submits of one delivery');
+        assert.deepEqual(results.map((r) => r.position), [1, 1, 1], 'each answer has the job\'s place in line');
+        assert.equal((await service.listJobs()).length, 1);
+        assert.equal(service.listQueue().queued.length, 1, 'queued once');
+        assert.equal(events.typesFor(first!.job.id).filter((t) => t === 'queued').length, 1, 'one queued event');
+        assert.equal(await running.db.prisma.usageEntry.count({ where: { kind: 'reserve' } }), 1, 'charged once');
+        // The quota (1 a day) is used up by this very job: a repeat is answered with it, not refused.
+        assert.equal((await rejectionOf(service.submit(request(alice, 'another')))).code, ErrorCode.QuotaExceeded);
+        assert.equal((await service.reroll(first!.job.id, { requester: alice, deliveryKey: 'slack:event:Ev1' })).job.id, first!.job.id);
+
+        assert.equal((await rejectionOf(service.claimDelivery(''))).code, ErrorCode.InvalidRequest);
+        assert.equal((await rejectionOf(service.submit({ ...asked, deliveryKey: 'k'.repeat(256) }))).code, ErrorCode.InvalidRequest);
+
+        now = new Date(now.getTime() + DELIVERY_LIFETIME_MS - 1);
+        assert.equal(await service.claimDelivery('slack:event:Ev2'), false, 'kept for the whole lifetime');
+        assert.equal(await service.forgetExpiredDeliveries(), 0);
+        now = new Date(now.getTime() + 1);
+        assert.equal(await service.claimDelivery('slack:event:Ev1'), true, 'an expired record not yet swept is taken over');
+        assert.equal(await service.forgetExpiredDeliveries(), 1, 'the sweep deletes what expired (Ev2)');
+        assert.deepEqual((await running.db.prisma.delivery.findMany()).map((d) => [d.key, d.jobId]), [['slack:event:Ev1', null]]);
+      });
+    });
+
+    it('deliveries: a record outlives a restart, so a retry to the next process is still a duplicate', async () => {
+      const database = await createTestDatabase(provider);
+      try {
+        const asked = { ...request(alice, 'before the restart'), deliveryKey: 'discord:interaction:42' };
+        let jobId = '';
+        await withService({ provider, database, renderer: new TestRenderer({ ready: false }) }, async ({ service }) => {
+          assert.equal(await service.claimDelivery('discord:interaction:42'), true);
+          jobId = (await service.submit(asked)).job.id;
+        });
+        await withService({ provider, database, renderer: new TestRenderer({ ready: false }) }, async ({ service, running }) => {
+          assert.equal(await service.claimDelivery('discord:interaction:42'), false);
+          const again = await service.submit(asked);
+          assert.equal(again.job.id, jobId);
+          assert.equal(again.position, 1, 'the job restored into the queue, with its place');
+          assert.equal((await service.listJobs()).length, 1);
+          assert.equal(await running.db.prisma.usageEntry.count({ where: { kind: 'reserve' } }), 1);
+        });
+      } finally {
+        await database.drop();
+      }
+    });
 
     it('keeps going when an event listener throws', () =>
       withService({ provider }, async ({ service, events, logLines }) => {

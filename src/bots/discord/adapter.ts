@@ -181,6 +181,13 @@ export class DiscordAdapter {
 
   async #onInteraction(interaction: Interaction): Promise<void> {
     try {
+      if (!interaction.isChatInputCommand() && !interaction.isButton()) return;
+      // The same interaction can arrive twice (a gateway replay); only its first delivery is answered, even while
+      // that one is still being handled. Discord accepts one response per interaction anyway.
+      if (!(await this.#o.service.claimDelivery(deliveryKey(interaction)))) {
+        this.#log.info({ interaction: interaction.id }, 'dropped a Discord interaction that was handled already (delivered twice)');
+        return;
+      }
       if (interaction.isChatInputCommand()) {
         if (interaction.commandName === COMMAND_NAMES.video) await this.#onVideo(interaction);
         else if (interaction.commandName === COMMAND_NAMES.quota) await this.#onQuota(interaction);
@@ -201,7 +208,7 @@ export class DiscordAdapter {
 
   async #onVideo(interaction: ChatInputCommandInteraction): Promise<void> {
     const options = readVideoOptions(interaction.options);
-    await this.#submitFrom(interaction, (requester, reply) => this.#o.service.submit({ requester, options, reply }));
+    await this.#submitFrom(interaction, (requester, reply) => this.#o.service.submit({ requester, options, reply, deliveryKey: deliveryKey(interaction) }));
   }
 
   async #onQuota(interaction: ChatInputCommandInteraction): Promise<void> {
@@ -236,7 +243,7 @@ export class DiscordAdapter {
     }
     // Re-roll and Same seed: whoever clicks becomes the requester, under their own quota.
     const kind = action === 'reroll' ? 'reroll' : 'reproduce';
-    await this.#submitFrom(interaction, (requester, reply) => this.#o.service[kind](jobId, requester, reply), action);
+    await this.#submitFrom(interaction, (requester, reply) => this.#o.service[kind](jobId, { requester, reply, deliveryKey: deliveryKey(interaction) }), action);
   }
 
   /**
@@ -402,6 +409,11 @@ export class DiscordAdapter {
     if (error instanceof Error) return { name: error.name, message: this.#redact(error.message), stack: error.stack === undefined ? undefined : this.#redact(error.stack) };
     return this.#redact(String(error));
   }
+}
+
+/** An interaction's id is unique and stays the same when Discord delivers it again. */
+function deliveryKey(interaction: Interaction): string {
+  return `discord:interaction:${interaction.id}`;
 }
 
 function isLateAck(error: unknown): boolean {

@@ -96,6 +96,9 @@ export class SlackAdapter {
       const threadTs = event.thread_ts ?? event.ts;
       const user = event.user;
       if (user === undefined) return;
+      const deliveryKey = `slack:event:${body.event_id}`;
+      const inThread = (text: string) => this.#post({ channel, thread_ts: threadTs, text: `<@${user}> ${text}` }).then(() => undefined);
+      if (!(await this.#firstDelivery(deliveryKey, (error) => inThread(requestErrorText(error))))) return;
       const parsed = parseVideoRequest(event.text, context.botUserId);
       if (parsed.kind !== 'request') {
         const help = helpText(await this.#o.service.optionRanges(), context.botUserId === undefined ? '@t2v-bot' : `<@${context.botUserId}>`);
@@ -105,7 +108,7 @@ export class SlackAdapter {
       await this.#submitFrom(
         { channel, threadTs },
         requester(user, body.team_id ?? context.teamId),
-        (requester, reply) => this.#o.service.submit({ requester, options: parsed.options, reply }),
+        (requester, reply) => this.#o.service.submit({ requester, options: parsed.options, reply, deliveryKey }),
         // In the mention's thread, for everyone to see (style.md §12).
         async (statusTs, error) => {
           await this.#app.client.chat.update({ channel, ts: statusTs, text: `<@${user}> ${requestErrorText(error)}`, blocks: [] });
@@ -115,6 +118,9 @@ export class SlackAdapter {
 
     app.command('/video', async ({ command, ack, respond, context }) => {
       await ack();
+      const deliveryKey = `slack:trigger:${command.trigger_id}`;
+      const ephemeral = (text: string) => respond({ response_type: 'ephemeral', text }).then(() => undefined);
+      if (!(await this.#firstDelivery(deliveryKey, (error) => ephemeral(requestErrorText(error))))) return;
       const parsed = parseVideoRequest(command.text, context.botUserId);
       if (parsed.kind !== 'request') {
         const help = helpText(await this.#o.service.optionRanges(), '/video');
@@ -124,9 +130,9 @@ export class SlackAdapter {
       await this.#submitFrom(
         { channel: command.channel_id, threadTs: undefined },
         requester(command.user_id, command.team_id),
-        (requester, reply) => this.#o.service.submit({ requester, options: parsed.options, reply }),
+        (requester, reply) => this.#o.service.submit({ requester, options: parsed.options, reply, deliveryKey }),
         async (statusTs, error) => this.#retractWithEphemeral(command.channel_id, statusTs, requestErrorText(error), respond),
-        (error) => respond({ response_type: 'ephemeral', text: requestErrorText(error) }).then(() => undefined),
+        (error) => ephemeral(requestErrorText(error)),
       );
     });
 
@@ -138,6 +144,8 @@ export class SlackAdapter {
       if (kind === null || jobId === undefined) return;
       const user = body.user.id;
       const ephemeral = (text: string) => respond({ response_type: 'ephemeral', replace_original: false, text }).then(() => undefined);
+      const deliveryKey = `slack:trigger:${body.trigger_id}`;
+      if (!(await this.#firstDelivery(deliveryKey, (error) => ephemeral(requestErrorText(error, kind))))) return;
       if (kind === 'cancel') {
         try {
           const job = await this.#o.service.cancel(jobId, { kind: 'user', platform: 'slack', platformUserId: user });
@@ -156,11 +164,28 @@ export class SlackAdapter {
       await this.#submitFrom(
         { channel, threadTs },
         requester(user, body.team?.id ?? undefined),
-        (requester, reply) => this.#o.service[derive](jobId, requester, reply),
+        (requester, reply) => this.#o.service[derive](jobId, { requester, reply, deliveryKey }),
         async (statusTs, error) => this.#retractWithEphemeral(channel, statusTs, requestErrorText(error, kind), respond),
         (error) => ephemeral(requestErrorText(error, kind)),
       );
     });
+  }
+
+  /**
+   * Whether this is the first delivery of `key` (an `event_id`, or a `trigger_id` for commands and buttons). Slack
+   * re-sends an event it thinks was not acknowledged in time; such a retry, or any second delivery, is dropped here
+   * unanswered (it is acknowledged already). If the claim cannot be made, `explain` tells the user why, and nothing
+   * else happens.
+   */
+  async #firstDelivery(key: string, explain: (error: VideoBotError) => Promise<void>): Promise<boolean> {
+    try {
+      if (await this.#o.service.claimDelivery(key)) return true;
+    } catch (error) {
+      await explain(asVideoBotError(error));
+      return false;
+    }
+    this.#log.info({ delivery: key }, 'dropped a Slack delivery that was handled already (a retry or duplicate)');
+    return false;
   }
 
   /**

@@ -10,6 +10,7 @@ import { publicEngineStatus } from '../server.js';
 import {
   auditQuerySchema,
   derivedJobSchema,
+  jobCreationHeadersSchema,
   jobListQuerySchema,
   objectBody,
   parseRequest,
@@ -48,6 +49,12 @@ function toRequester(user: z.output<typeof userSchema>): Requester {
   };
 }
 
+/** The request's Idempotency-Key as the service's delivery key, in the API's own namespace. */
+function deliveryOf(request: FastifyRequest): { deliveryKey?: string } {
+  const key = parseRequest(jobCreationHeadersSchema, request.headers, 'headers')['idempotency-key'];
+  return key === undefined ? {} : { deliveryKey: `api:${key}` };
+}
+
 function jobId(request: FastifyRequest): string {
   return (request.params as { id: string }).id;
 }
@@ -66,6 +73,7 @@ export const httpApi: FastifyPluginAsync<HttpApiOptions> = async (app, { service
       requester: toRequester(user),
       options: options as Parameters<VideoService['submit']>[0]['options'],
       reply: { platform: 'api', channelId: '', ...replyTo },
+      ...deliveryOf(request),
     });
     return reply.code(202).header('location', `${publicUrl}/api/v1/jobs/${result.job.id}`).send({
       id: result.job.id,
@@ -103,7 +111,7 @@ export const httpApi: FastifyPluginAsync<HttpApiOptions> = async (app, { service
     const parent = await service.getJob(jobId(request));
     const requester = body.user === undefined ? { platform: parent.user.platform, platformUserId: parent.user.platformUserId } : toRequester(body.user);
     const replyTo = body.reply === undefined ? undefined : { platform: requester.platform, ...body.reply };
-    const result = await service[kind](parent.id, requester, replyTo);
+    const result = await service[kind](parent.id, { requester, ...(replyTo === undefined ? {} : { reply: replyTo }), ...deliveryOf(request) });
     return reply.code(202).send({ id: result.job.id, position: result.position, etaSeconds: result.etaSeconds, seed: result.job.params.seed, job: jobView(result.job, publicUrl, result) });
   };
   app.post('/jobs/:id/reroll', derived('reroll'));

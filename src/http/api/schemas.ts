@@ -38,6 +38,14 @@ export const submitSchema = z
 
 export const derivedJobSchema = z.object({ user: userSchema.optional(), reply: replySchema.optional() }).strict();
 
+/** Requests that make a job may carry an Idempotency-Key: repeating the request with it returns the same job. */
+export const jobCreationHeadersSchema = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,200}$/, 'must be 1 to 200 visible ASCII characters')
+    .optional(),
+});
+
 export const userParamsSchema = z.object({ platform: z.enum(PLATFORMS), id }).strict();
 
 export const userUpdateSchema = z.object({ role: z.enum(ROLES).optional(), banned: z.boolean().optional() }).strict();
@@ -72,8 +80,8 @@ export function objectBody(value: unknown): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** Parses with `schema` or throws InvalidRequest naming each wrong field (`where` says body/query/path). */
-export function parseRequest<T extends z.ZodType>(schema: T, value: unknown, where: 'body' | 'query' | 'path'): z.output<T> {
+/** Parses with `schema` or throws InvalidRequest naming each wrong field (`where` says body/query/path/headers). */
+export function parseRequest<T extends z.ZodType>(schema: T, value: unknown, where: 'body' | 'query' | 'path' | 'headers'): z.output<T> {
   if (where === 'body') objectBody(value);
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
