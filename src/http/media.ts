@@ -9,6 +9,7 @@ import { ErrorCode } from '../core/errors.js';
 import type { Job } from '../core/jobs.js';
 import { MEDIA_KINDS, MEDIA_PATH, type MediaKind } from '../service/media-links.js';
 import { videoBotError } from '../core/messages.js';
+import { errorBody } from './errors.js';
 import type { VideoService } from '../service/video-service.js';
 
 /** Streams the job's video (MP4, or PNG for one frame) or poster, honouring Range; only a finished video is served. */
@@ -32,6 +33,11 @@ export async function streamJobMedia(
   if (path === undefined || path === null) throw videoBotError(ErrorCode.NotFound, { entity: 'video', id: job.id });
   // Root + base name: send() refuses anything that would leave the job's folder.
   const result = await send(request.raw, basename(path), { root: dirname(path), acceptRanges: true, cacheControl: false, dotfiles: 'deny' });
+  if (result.statusCode === 416) {
+    // A Range past the end of the file: the file is there, so say so (with its size in Content-Range), not 404.
+    const outside = videoBotError(ErrorCode.InvalidRequest, { issues: [{ field: 'range', message: 'The requested byte range lies outside the file; Content-Range gives its size.' }] });
+    return reply.code(416).header('content-range', result.headers['Content-Range']).type('application/json').send(errorBody(outside));
+  }
   if (result.type !== 'file') {
     // The file was removed (retention) or is unreadable.
     throw videoBotError(ErrorCode.NotFound, { entity: 'video', id: job.id });
