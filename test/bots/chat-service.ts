@@ -107,6 +107,17 @@ export async function startChatService(t: TestContext, options: ChatServiceOptio
   return service;
 }
 
+/** Jobs and quota reservations (the usage ledger's `reserve` entries) in the service's database. */
+export async function jobsAndCharges(service: ChatService): Promise<{ jobs: number; charges: number }> {
+  const prisma = service.running.db.prisma;
+  return { jobs: await prisma.job.count(), charges: await prisma.usageEntry.count({ where: { kind: 'reserve' } }) };
+}
+
+/** The adapter's log line for a delivery it dropped as handled already (`key`: its delivery key). */
+export function dropped(service: ChatService, key: string): Promise<string> {
+  return service.logs.waitFor((line) => line.includes('handled already') && line.includes(`"delivery":"${key}"`));
+}
+
 /** Writes uploaded bytes to a file and asks ffprobe what it is; throws if ffprobe does not accept it. */
 export function ffprobe(bytes: Buffer, extension = 'mp4'): Pick<ProbedStream, 'codec_name' | 'width' | 'height' | 'nb_read_frames'> {
   const dir = mkdtempSync(join(tmpdir(), 't2v-probe-'));

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { ChannelType, PermissionFlagsBits } from 'discord.js';
 import { isRequest as is, startFakeDiscord, type DiscordRequest, type FakeDiscord, type FakeDiscordOptions, type FakeInteraction, type Wire } from '../fakes/discord.js';
-import { closeAfterServices, ffprobe, RENDER_WAIT_MS, startChatService, TINY, type ChatService } from './chat-service.js';
+import { closeAfterServices, dropped, ffprobe, jobsAndCharges, RENDER_WAIT_MS, startChatService, TINY, type ChatService } from './chat-service.js';
 
 interface Bot {
   fake: FakeDiscord;
@@ -412,4 +412,59 @@ test('an interaction answered too late (10062) is logged, nothing is queued and 
   fake.settings.deadlineMs = 3_000;
   const { statusId } = await videoCommand(bot, {});
   await fake.waitFor((r) => is('POST', `/channels/${statusId}/messages`)(r) && r.files.length > 0, RENDER_WAIT_MS);
+});
+
+// ---- interactions seen twice ----
+
+/** The interaction callbacks the bot sent for `interaction` (Discord accepts the first one only). */
+function callbacks(fake: FakeDiscord, interaction: FakeInteraction): DiscordRequest[] {
+  return fake.requests.items.filter(is('POST', `/interactions/${interaction.id}/${interaction.token}/callback`));
+}
+
+test('/video and a Re-roll click each delivered twice, the second while the first is being handled: one reply, one job, one charge, one video each', async (t) => {
+  const bot = await startBot(t);
+  const { fake, service } = bot;
+  const sent = fake.sendSlashCommand({ name: 'video', options: { prompt: 'a lighthouse in fog', ...TINY } });
+  fake.redeliver(sent);
+  await dropped(service, `discord:interaction:${sent.id}`);
+  await fake.waitFor(is('POST', `/interactions/${sent.id}/${sent.token}/callback`));
+  const statusId = fake.interactions.get(sent.id)!.originalMessageId!;
+  const result = await fake.waitFor((r) => is('POST', `/channels/${statusId}/messages`)(r) && r.files.length > 0, RENDER_WAIT_MS);
+  await fake.waitFor((r) => is('PATCH', `/channels/${fake.textChannelId}/messages/${statusId}`)(r) && String(embedOf(r).description).startsWith('Done'));
+  assert.equal(callbacks(fake, sent).length, 1, 'one answer to the interaction');
+  assert.deepEqual(await jobsAndCharges(service), { jobs: 1, charges: 1 });
+
+  const [reroll] = buttonIds(result);
+  const click = fake.sendButton({ customId: reroll!, message: (result.response as Wire).id as string, user: fake.user('bob') });
+  fake.redeliver(click);
+  await dropped(service, `discord:interaction:${click.id}`);
+  const rerolled = await fake.waitFor((r) => r.seq > result.seq && is('POST', `/channels/${statusId}/messages`)(r) && r.files.length > 0, RENDER_WAIT_MS);
+  assert.equal((rerolled.json as Wire).content, `<@${fake.user('bob').id}> your video is ready.`);
+  assert.equal(callbacks(fake, click).length, 1, 'one answer to the click');
+  const videos = fake.requests.items.filter((r) => is('POST', `/channels/${statusId}/messages`)(r) && r.files.length > 0);
+  assert.equal(videos.length, 2, 'one video for each');
+  assert.deepEqual(await jobsAndCharges(service), { jobs: 2, charges: 2 });
+  assert.ok(!service.logs.items.some((l) => l.includes('Discord interaction failed')), 'nothing failed');
+});
+
+test('an interaction delivered again to the next process after a restart is dropped; that process finishes the one job', async (t) => {
+  const fake = closeAfterServices(t, await startFakeDiscord());
+  const env = { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.restApi, DISCORD_GUILD_ID: fake.guildId };
+  const first = await startChatService(t, { env, engine: false });
+  const sent = fake.sendSlashCommand({ name: 'video', options: { prompt: 'a heron at dawn', ...TINY } });
+  const queued = await fake.waitFor(is('PATCH', `/webhooks/${fake.applicationId}/${sent.token}/messages/@original`));
+  assert.match(String(embedOf(queued).description), /^Next in line/);
+  const statusId = fake.interactions.get(sent.id)!.originalMessageId!;
+  await fake.waitFor(is('POST', `/channels/${fake.textChannelId}/messages/${statusId}/threads`));
+  await first.stop();
+  await fake.waitForGateway((e) => e.kind === 'close' && e.connection === 1);
+
+  const second = await startChatService(t, { env, databaseUrl: first.databaseUrl });
+  await fake.waitForGateway((e) => e.kind === 'identify' && e.connection === 2);
+  fake.redeliver(sent);
+  await dropped(second, `discord:interaction:${sent.id}`);
+  await fake.waitFor((r) => is('POST', `/channels/${statusId}/messages`)(r) && r.files.length > 0, RENDER_WAIT_MS);
+  await fake.waitFor((r) => is('PATCH', `/channels/${fake.textChannelId}/messages/${statusId}`)(r) && String(embedOf(r).description).startsWith('Done'));
+  assert.equal(callbacks(fake, sent).length, 1, 'one answer to the interaction');
+  assert.deepEqual(await jobsAndCharges(second), { jobs: 1, charges: 1 });
 });

@@ -3,8 +3,8 @@
 // service's own server at /slack/events, and the demo model rendering every video for real at a tiny size.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { startFakeSlack, type FakeSlack, type SlackApiCall, type SlackUpload, type Wire } from '../fakes/slack.js';
-import { closeAfterServices, ffprobe, RENDER_WAIT_MS, startChatService, TINY, type ChatService } from './chat-service.js';
+import { startFakeSlack, type FakeSlack, type SlackApiCall, type SlackUpload, type SocketFrame, type Wire } from '../fakes/slack.js';
+import { closeAfterServices, dropped, ffprobe, jobsAndCharges, RENDER_WAIT_MS, startChatService, TINY, type ChatService } from './chat-service.js';
 
 interface Bot {
   fake: FakeSlack;
@@ -251,4 +251,112 @@ test('restart: a job queued from a mention is finished by the next process in th
   await fake.waitForCall('chat.update', updateOf(statusTs, /Done/));
   const updates = fake.calls.slice(before).filter((c) => c.method === 'chat.update' && c.params.ts === statusTs).map((c) => statusLine(c.params));
   assert.ok(updates.some((l) => l.includes('Rendering')), `progress after the restart, got: ${updates.join(' | ')}`);
+});
+
+// ---- deliveries Slack sends twice ----
+
+/** The delivery key of a signed event delivery: its `event_id`. */
+function eventKey(delivery: { request: { body: string } }): string {
+  return `slack:event:${(JSON.parse(delivery.request.body) as Wire).event_id as string}`;
+}
+
+/** The delivery key of a form-encoded slash command or `payload=` interaction: its `trigger_id`. */
+function triggerKey(delivery: { request: { body: string } }): string {
+  const form = new URLSearchParams(delivery.request.body);
+  const payload = form.get('payload');
+  return `slack:trigger:${payload === null ? form.get('trigger_id') : ((JSON.parse(payload) as Wire).trigger_id as string)}`;
+}
+
+test('HTTP: an event Slack retries while the first delivery is still being handled, and again later: one status message, one job, one charge, one video', async (t) => {
+  const { fake, service } = await startBot(t);
+  const slowStatus = fake.holdNext('chat.postMessage');
+  const first = await fake.deliverEvent({ type: 'app_mention', user: fake.user('alice'), text: `<@${fake.botUserId}> a lantern on a lake ${TINY_FLAGS}`, channel: fake.channelId });
+  assert.equal(first.status, 200);
+  await slowStatus.arrived;
+
+  const retried = await fake.retry(first, { num: 1, reason: 'http_timeout' });
+  assert.equal(retried.status, 200, 'the retry is acknowledged');
+  await dropped(service, eventKey(first));
+  slowStatus.release();
+
+  const threadTs = first.event.ts as string;
+  const complete = await fake.waitForCall('files.completeUploadExternal', () => true, RENDER_WAIT_MS);
+  assert.equal(complete.params.thread_ts, threadTs);
+  const statusTs = fake.calls.find((c) => c.method === 'chat.postMessage')!.response.ts as string;
+  await fake.waitForCall('chat.update', updateOf(statusTs, /Done/));
+
+  const droppedAgain = service.logs.next((line) => line.includes('handled already') && line.includes(eventKey(first)));
+  const late = await fake.retry(first, { num: 2, reason: 'http_timeout' });
+  assert.equal(late.status, 200);
+  await droppedAgain;
+  assert.equal(fake.calls.filter((c) => c.method === 'chat.postMessage').length, 1, 'one status message');
+  assert.equal(fake.uploads.length, 1, 'one video');
+  assert.deepEqual(await jobsAndCharges(service), { jobs: 1, charges: 1 });
+});
+
+test('HTTP: a retry that reaches the next process after a restart is still dropped; the restarted process finishes the one job', async (t) => {
+  const fake = closeAfterServices(t, await startFakeSlack());
+  const env = { SLACK_BOT_TOKEN: fake.botToken, SLACK_SIGNING_SECRET: fake.signingSecret, SLACK_API_URL: fake.apiUrl };
+  const first = await startChatService(t, { env, engine: false });
+  fake.eventsUrl = `${first.running.url}/slack/events`;
+  const delivery = await fake.deliverEvent({ type: 'app_mention', user: fake.user('alice'), text: `<@${fake.botUserId}> a kite over dunes ${TINY_FLAGS}`, channel: fake.channelId });
+  const status = await fake.waitForCall('chat.postMessage', (p) => p.thread_ts === delivery.event.ts);
+  await fake.waitForCall('chat.update', updateOf(status.response.ts as string, /Next in line/));
+  await first.stop();
+
+  const second = await startChatService(t, { env, databaseUrl: first.databaseUrl });
+  fake.eventsUrl = `${second.running.url}/slack/events`;
+  const retried = await fake.retry(delivery, { num: 1, reason: 'http_timeout' });
+  assert.equal(retried.status, 200);
+  await dropped(second, eventKey(delivery));
+  await fake.waitForCall('files.completeUploadExternal', () => true, RENDER_WAIT_MS);
+  await fake.waitForCall('chat.update', updateOf(status.response.ts as string, /Done/));
+  assert.equal(fake.calls.filter((c) => c.method === 'chat.postMessage').length, 1, 'one status message');
+  assert.equal(fake.uploads.length, 1, 'one video');
+  assert.deepEqual(await jobsAndCharges(second), { jobs: 1, charges: 1 });
+});
+
+test('Socket Mode: an envelope retried with the same payload while the first is being handled: acked, one job, one video', async (t) => {
+  const { fake, service } = await startBot(t, 'socket');
+  await fake.waitFor((r) => r.kind === 'socket' && r.event === 'open');
+  const slowStatus = fake.holdNext('chat.postMessage');
+  const ack = await fake.pushEvent({ type: 'app_mention', user: fake.user('alice'), text: `<@${fake.botUserId}> a comet ${TINY_FLAGS}`, channel: fake.channelId });
+  await slowStatus.arrived;
+  const retryAck = await fake.retryEnvelope(ack.envelopeId!, { attempt: 1, reason: 'http_timeout' });
+  assert.deepEqual(retryAck.payload, {}, 'the retry is acknowledged');
+  const envelope = fake.log.items.find((r): r is SocketFrame => r.kind === 'socket' && r.event === 'envelope' && r.envelopeId === ack.envelopeId)!;
+  const payload = envelope.payload as Wire;
+  await dropped(service, `slack:event:${payload.event_id as string}`);
+  slowStatus.release();
+
+  await fake.waitForCall('files.completeUploadExternal', () => true, RENDER_WAIT_MS);
+  await fake.waitForCall('chat.update', updateOf(fake.calls.find((c) => c.method === 'chat.postMessage')!.response.ts as string, /Done/));
+  assert.equal(fake.calls.filter((c) => c.method === 'chat.postMessage').length, 1, 'one status message');
+  assert.equal(fake.uploads.length, 1, 'one video');
+  assert.deepEqual(await jobsAndCharges(service), { jobs: 1, charges: 1 });
+});
+
+test('HTTP: a /video command and a Re-roll click each delivered twice (the same trigger_id): one job and one answer each', async (t) => {
+  const { fake, service } = await startBot(t);
+  const slowStatus = fake.holdNext('chat.postMessage');
+  const command = await fake.deliverSlashCommand({ text: `a tram in the rain ${TINY_FLAGS}` });
+  await slowStatus.arrived;
+  const again = await fake.deliver(command.request.body, command.request.contentType);
+  assert.deepEqual([again.status, again.body], [200, ''], 'acknowledged like the first');
+  await dropped(service, triggerKey(command));
+  slowStatus.release();
+  const statusTs = (await fake.waitForCall('chat.postMessage')).response.ts as string;
+  const done = await fake.waitForCall('chat.update', updateOf(statusTs, /Done/), RENDER_WAIT_MS);
+  assert.deepEqual(await jobsAndCharges(service), { jobs: 1, charges: 1 });
+
+  const reroll = buttons(done.params).find((b) => b.action === 't2v_reroll')!;
+  const click = await fake.deliverBlockAction({ actionId: reroll.action, value: reroll.value, userId: fake.user('bob'), message: { channel: fake.channelId, ts: statusTs } });
+  const clickAgain = await fake.deliver(click.request.body, click.request.contentType);
+  assert.equal(clickAgain.status, 200);
+  await dropped(service, triggerKey(click));
+  const rerollStatus = await fake.waitForCall('chat.postMessage', (p) => p.thread_ts === statusTs);
+  await fake.waitForCall('chat.update', updateOf(rerollStatus.response.ts as string, /Done/), RENDER_WAIT_MS);
+  assert.equal(fake.calls.filter((c) => c.method === 'chat.postMessage').length, 2, 'one status message for each');
+  assert.equal(fake.uploads.length, 2, 'one video for each');
+  assert.deepEqual(await jobsAndCharges(service), { jobs: 2, charges: 2 });
 });

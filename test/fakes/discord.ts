@@ -225,6 +225,8 @@ export class FakeDiscord {
   readonly #heartbeatIntervalMs: number;
   readonly #users = new Map<string, FakeUser>();
   readonly #interactionsByToken = new Map<string, InteractionState>();
+  /** Interaction id -> its INTERACTION_CREATE payload as first dispatched, for redeliver(). */
+  readonly #dispatched = new Map<string, Wire>();
   readonly #attachments = new Map<string, RecordedFile>();
   readonly #sessions = new Set<string>();
   #nextSnowflake = 0;
@@ -337,7 +339,7 @@ export class FakeDiscord {
     const options = this.#commandOptions(command, input.options ?? {});
     const channel = dm ? this.dmChannel(user) : this.#channelOrThrow(input.channelId ?? this.textChannelId);
     const interaction = this.#newInteraction('command', channel, user);
-    this.#dispatch(GatewayDispatchEvents.InteractionCreate, {
+    this.#dispatchInteraction(interaction, {
       ...this.#interactionEnvelope(interaction, InteractionType.ApplicationCommand, channel, user, input.locale),
       data: {
         id: command.id,
@@ -366,12 +368,22 @@ export class FakeDiscord {
     const channel = this.#channelOrThrow(message.channel_id as string);
     const interaction = this.#newInteraction('button', channel, user);
     interaction.componentMessageId = messageId;
-    this.#dispatch(GatewayDispatchEvents.InteractionCreate, {
+    this.#dispatchInteraction(interaction, {
       ...this.#interactionEnvelope(interaction, InteractionType.MessageComponent, channel, user, undefined),
       message,
       data: { custom_id: input.customId, component_type: ComponentType.Button },
     });
     return interaction;
+  }
+
+  /**
+   * Dispatches an interaction's INTERACTION_CREATE again, exactly as the first time (same id, token and data), on the
+   * current connection, as a gateway replay can deliver an event twice.
+   */
+  redeliver(interaction: FakeInteraction): void {
+    const payload = this.#dispatched.get(interaction.id);
+    if (payload === undefined) throw new Error(`redeliver: interaction ${interaction.id} was never dispatched`);
+    this.#dispatch(GatewayDispatchEvents.InteractionCreate, structuredClone(payload));
   }
 
   /** Closes the current gateway connection with `code` (4000 is resumable), as Discord does on a restart. */
@@ -1198,6 +1210,11 @@ export class FakeDiscord {
       guild_scheduled_events: [],
       soundboard_sounds: [],
     };
+  }
+
+  #dispatchInteraction(interaction: FakeInteraction, payload: Wire): void {
+    this.#dispatched.set(interaction.id, structuredClone(payload));
+    this.#dispatch(GatewayDispatchEvents.InteractionCreate, payload);
   }
 
   #sendOp(ws: WebSocket, op: GatewayOpcodes, d: unknown): void {

@@ -3,8 +3,10 @@
 // - the files.uploadV2 flow: files.getUploadURLExternal -> bytes POSTed to the fake's upload_url ->
 //   files.completeUploadExternal;
 // - response_url capture for respond();
-// - signed deliveries to a Bolt HTTP receiver (events, slash commands, `payload=` block actions), with forgeries;
-// - Socket Mode: apps.connections.open -> ws URL -> hello -> envelopes, with the client's acks recorded.
+// - signed deliveries to a Bolt HTTP receiver (events, slash commands, `payload=` block actions), with forgeries, and
+//   Slack's retries of them (the same body signed anew, with X-Slack-Retry-Num and X-Slack-Retry-Reason);
+// - Socket Mode: apps.connections.open -> ws URL -> hello -> envelopes, with the client's acks recorded, and retried
+//   envelopes (a new envelope id, the same payload, retry_attempt and retry_reason).
 // Everything it sees goes into one log that tests can wait on.
 // @see https://api.slack.com/docs/verifying-requests-from-slack
 // @see https://docs.slack.dev/apis/events-api/using-socket-mode
@@ -90,11 +92,20 @@ export interface DeliveryOptions {
   forge?: Forgery;
 }
 
+/** Why Slack sends a delivery again: `X-Slack-Retry-Num` (1 to 3) and `X-Slack-Retry-Reason`. */
+export interface SlackRetry {
+  num: number;
+  /** `http_timeout` (no answer within 3 s), `http_error`, `connection_failed`, … */
+  reason: string;
+}
+
 export interface Delivery {
   status: number;
   body: string;
   /** The Retry-After header of the answer, if any. */
   retryAfter: string | null;
+  /** What was sent, for retry(). */
+  request: { body: string; contentType: string };
 }
 
 export interface SlashCommandInput {
@@ -230,8 +241,11 @@ export class FakeSlack {
 
   // ---- signed deliveries to a Bolt HTTP receiver ----
 
-  /** POSTs `body` signed with the signing secret (or forged), as Slack does for every request to the app. */
-  async deliver(body: string, contentType: string, options: DeliveryOptions = {}): Promise<Delivery> {
+  /**
+   * POSTs `body` signed with the signing secret (or forged), as Slack does for every request to the app; with `retry`,
+   * marked as Slack marks a retry.
+   */
+  async deliver(body: string, contentType: string, options: DeliveryOptions = {}, retry?: SlackRetry): Promise<Delivery> {
     const url = options.url ?? this.eventsUrl;
     if (url === undefined) throw new Error('FakeSlack: set fake.eventsUrl (Bolt receiver URL) or pass options.url');
     const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
@@ -241,9 +255,27 @@ export class FakeSlack {
       headers['x-slack-request-timestamp'] = String(timestamp);
       headers['x-slack-signature'] = sign(secret, timestamp, body);
     }
+    if (retry !== undefined) {
+      headers['x-slack-retry-num'] = String(retry.num);
+      headers['x-slack-retry-reason'] = retry.reason;
+    }
     const sent = options.forge === 'tampered-body' ? body.replace(/.$/, (c) => (c === ' ' ? '\t' : `${c} `)) : body;
     const response = await fetch(url, { method: 'POST', headers, body: sent });
-    return { status: response.status, body: await response.text(), retryAfter: response.headers.get('retry-after') };
+    return {
+      status: response.status,
+      body: await response.text(),
+      retryAfter: response.headers.get('retry-after'),
+      request: { body, contentType },
+    };
+  }
+
+  /**
+   * Sends a delivery again as Slack retries one it thinks was not acknowledged in time: the same body, signed with the
+   * current timestamp, with X-Slack-Retry-Num and X-Slack-Retry-Reason. Slack does not wait for the first answer: an
+   * http_timeout retry goes out 3 s after the first try, whether or not that one is still being handled.
+   */
+  retry(delivery: Delivery, retry: SlackRetry = { num: 1, reason: 'http_timeout' }, options?: DeliveryOptions): Promise<Delivery> {
+    return this.deliver(delivery.request.body, delivery.request.contentType, options, retry);
   }
 
   deliverUrlVerification(challenge: string, options?: DeliveryOptions): Promise<Delivery> {
@@ -290,8 +322,15 @@ export class FakeSlack {
 
   // ---- Socket Mode ----
 
-  /** Sends an envelope to the connected Socket Mode client and resolves with its ack frame's payload. */
-  async sendEnvelope(type: 'events_api' | 'interactive' | 'slash_commands', payload: Wire): Promise<SocketFrame> {
+  /**
+   * Sends an envelope to the connected Socket Mode client and resolves with its ack frame's payload. A retry is a new
+   * envelope (its own id) with the same payload, numbered by `retry_attempt`.
+   */
+  async sendEnvelope(
+    type: 'events_api' | 'interactive' | 'slash_commands',
+    payload: Wire,
+    retry: { attempt: number; reason: string } = { attempt: 0, reason: '' },
+  ): Promise<SocketFrame> {
     const [ws] = this.#sockets;
     if (ws === undefined) throw new Error('FakeSlack: no Socket Mode client is connected');
     const envelopeId = randomUUID();
@@ -302,8 +341,8 @@ export class FakeSlack {
         type,
         payload,
         accepts_response_payload: type !== 'events_api',
-        retry_attempt: 0,
-        retry_reason: '',
+        retry_attempt: retry.attempt,
+        retry_reason: retry.reason,
       }),
     );
     this.log.push({ kind: 'socket', event: 'envelope', connection, envelopeId, type, payload });
@@ -314,6 +353,13 @@ export class FakeSlack {
 
   pushEvent(event: Wire): Promise<SocketFrame> {
     return this.sendEnvelope('events_api', this.#eventCallback(event));
+  }
+
+  /** Sends the envelope with `envelopeId` again, as Slack retries one whose ack it did not get in time. */
+  retryEnvelope(envelopeId: string, retry: { attempt: number; reason: string } = { attempt: 1, reason: 'http_timeout' }): Promise<SocketFrame> {
+    const sent = this.log.items.find((r): r is SocketFrame => r.kind === 'socket' && r.event === 'envelope' && r.envelopeId === envelopeId);
+    if (sent === undefined) throw new Error(`FakeSlack: no envelope ${envelopeId} was sent`);
+    return this.sendEnvelope(sent.type as 'events_api' | 'interactive' | 'slash_commands', sent.payload as Wire, retry);
   }
 
   pushSlashCommand(input: SlashCommandInput): Promise<SocketFrame> {

@@ -185,7 +185,7 @@ export class DiscordAdapter {
       // The same interaction can arrive twice (a gateway replay); only its first delivery is answered, even while
       // that one is still being handled. Discord accepts one response per interaction anyway.
       if (!(await this.#o.service.claimDelivery(deliveryKey(interaction)))) {
-        this.#log.info({ interaction: interaction.id }, 'dropped a Discord interaction that was handled already (delivered twice)');
+        this.#log.info({ delivery: deliveryKey(interaction) }, 'dropped a Discord interaction that was handled already (delivered twice)');
         return;
       }
       if (interaction.isChatInputCommand()) {
