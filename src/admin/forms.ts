@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { ErrorCode, type OptionIssue } from '../core/errors.js';
 import { videoBotError } from '../core/messages.js';
+import { plainIssueMessage } from '../http/plain-issues.js';
 
 /** Form bodies (application/x-www-form-urlencoded) and query strings: repeated keys arrive as arrays. */
 export type FormFields = Record<string, string | string[] | undefined>;
@@ -18,7 +19,7 @@ export function formFields(value: unknown): FormFields {
 
 /** Parses with `schema`, or throws InvalidRequest with one message per wrong field. */
 export function parseFields<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  const parsed = schema.safeParse(formFields(value));
+  const parsed = schema.safeParse(formFields(value), { error: plainIssueMessage });
   if (parsed.success) return parsed.data;
   const issues: OptionIssue[] = parsed.error.issues.map((issue) => {
     const field = issue.path.map(String).join('.');

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ErrorCode, type OptionIssue } from '../../core/errors.js';
 import { JOB_STATUSES, PLATFORMS, ROLES } from '../../core/jobs.js';
 import { videoBotError } from '../../core/messages.js';
+import { plainIssueMessage } from '../plain-issues.js';
 
 const id = z.string().trim().min(1).max(128);
 
@@ -83,7 +84,7 @@ export function objectBody(value: unknown): Record<string, unknown> {
 /** Parses with `schema` or throws InvalidRequest naming each wrong field (`where` says body/query/path/headers). */
 export function parseRequest<T extends z.ZodType>(schema: T, value: unknown, where: 'body' | 'query' | 'path' | 'headers'): z.output<T> {
   if (where === 'body') objectBody(value);
-  const parsed = schema.safeParse(value);
+  const parsed = schema.safeParse(value, { error: plainIssueMessage });
   if (parsed.success) return parsed.data;
   const issues: OptionIssue[] = parsed.error.issues.map((issue) => {
     const field = issue.path.map(String).join('.');
