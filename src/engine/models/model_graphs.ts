@@ -17,10 +17,11 @@ import { buildUNet3DGraph, type UNet3DConditionConfig, UNet3DConditionConfigSche
 
 /**
  * Version of the graph-building code, part of every cache key: bump it whenever a change to src/engine/onnx,
- * nn or models changes the graphs built from the same weights (test/engine/graph_fingerprint.test.ts fails until
- * the recorded fingerprint and this version are updated together).
+ * nn or models changes the graphs built from the same weights, or the files they are written to
+ * (test/engine/graph_fingerprint.test.ts fails until the recorded fingerprint and this version are updated
+ * together).
  */
-export const GRAPH_BUILDER_VERSION = 3;
+export const GRAPH_BUILDER_VERSION = 4;
 
 export type NetworkName = 'text_encoder' | 'unet' | 'vae_decoder';
 export const NETWORKS: readonly NetworkName[] = ['text_encoder', 'unet', 'vae_decoder'];

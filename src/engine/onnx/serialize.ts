@@ -1,7 +1,7 @@
-// Writes a GraphBuilder graph as an .onnx file, with its weights in an external data file beside it (required
-// above protobuf's 2 GB limit; ONNX Runtime maps it when loading by path) or inside the protobuf. With external
-// data, weights are read and written one at a time, so memory stays at about one tensor whatever the model size.
-import { open, writeFile } from 'node:fs/promises';
+// Writes a GraphBuilder graph as an .onnx file, with its weights in external data files beside it (required
+// above protobuf's 2 GB limit) or inside the protobuf. With external data, weights are read and written one at a
+// time, so memory stays at about one tensor whatever the model size.
+import { open, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { float32ToHalfBits } from '../weights/dtypes.js';
 import { BYTES_PER_ELEMENT, type DataType, type Dim, type GraphBuilder, type GraphIO, type HostData, type Initializer, OPSET_IMPORTS, ONNX_DATA_TYPE, numel } from './graph_builder.js';
@@ -9,15 +9,21 @@ import { type DimensionProto, encodeModel, IR_VERSION, type ModelProto, type Ten
 
 /** Tensors at least this large go to the external data file when external data is used. */
 const EXTERNAL_MIN_BYTES = 1024;
-/** Offsets in the data file are page aligned so that ONNX Runtime can memory-map it. */
-const EXTERNAL_ALIGNMENT = 4096;
+/**
+ * Weights go to `model.onnx.data`, then `model.onnx.data.1`, ... of at most this size each (a tensor larger than
+ * that gets a file of its own): createSession reads each file into one buffer, and Node reads at most 2 GiB into
+ * one buffer (the real fp32 UNet has 5.3 GiB of weights).
+ */
+export const EXTERNAL_FILE_MAX_BYTES = 2 ** 30;
 
 export interface WriteModelOptions {
   /**
-   * Store weights in `${modelPath}.data` (default true): required above protobuf's 2 GB limit, and at any size
-   * it keeps writing memory at one tensor and loads as fast (ONNX Runtime maps the file). false embeds them.
+   * Store weights in `${modelPath}.data` (and more files past EXTERNAL_FILE_MAX_BYTES) (default true): required
+   * above protobuf's 2 GB limit, and at any size it keeps writing memory at one tensor. false embeds them.
    */
   externalData?: boolean;
+  /** Default EXTERNAL_FILE_MAX_BYTES (tests split small graphs). */
+  maxDataFileBytes?: number;
   /** Key/value pairs stored in the model's metadata_props. */
   metadata?: Record<string, string>;
   /** Called after each weight is written. */
@@ -26,8 +32,8 @@ export interface WriteModelOptions {
 
 export interface WrittenModel {
   modelPath: string;
-  /** Path of the external data file, when one was written. */
-  dataPath?: string;
+  /** Paths of the external data files written, in order (none when weights are embedded). */
+  dataPaths: string[];
   weightBytes: number;
 }
 
@@ -66,12 +72,13 @@ async function readData(init: Initializer): Promise<Uint8Array> {
   return toBytes(data, init.dtype, init.name);
 }
 
-/** Writes `graph` to `modelPath` (and `${modelPath}.data` when weights are stored externally). */
+/** Writes `graph` to `modelPath` (and its weights to `${modelPath}.data`, ... when stored externally). */
 export async function writeModel(graph: GraphBuilder, modelPath: string, options: WriteModelOptions = {}): Promise<WrittenModel> {
   const inits = [...graph.initializers.values()];
   const weightBytes = inits.reduce((sum, init) => sum + byteSize(init), 0);
   const external = options.externalData ?? true;
-  const dataPath = `${modelPath}.data`;
+  const maxFileBytes = options.maxDataFileBytes ?? EXTERNAL_FILE_MAX_BYTES;
+  const dataPaths: string[] = [];
   const tensors: TensorProto[] = [];
   let done = 0;
   const progress = (bytes: number): void => {
@@ -79,23 +86,28 @@ export async function writeModel(graph: GraphBuilder, modelPath: string, options
     options.onProgress?.(done, weightBytes);
   };
 
-  const file = external ? await open(dataPath, 'w') : undefined;
+  let file: FileHandle | undefined;
   try {
     let offset = 0;
     for (const init of inits) {
       const size = byteSize(init);
       const base: TensorProto = { name: init.name, dims: [...init.dims], data_type: ONNX_DATA_TYPE[init.dtype] };
       const bytes = await readData(init);
-      if (file === undefined || size < EXTERNAL_MIN_BYTES) {
+      if (!external || size < EXTERNAL_MIN_BYTES) {
         tensors.push({ ...base, raw_data: bytes });
       } else {
-        offset = Math.ceil(offset / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
+        if (file === undefined || offset + bytes.length > maxFileBytes) {
+          await file?.close();
+          dataPaths.push(dataPaths.length === 0 ? `${modelPath}.data` : `${modelPath}.data.${dataPaths.length}`);
+          file = await open(dataPaths.at(-1)!, 'w');
+          offset = 0;
+        }
         await file.write(bytes, 0, bytes.length, offset);
         tensors.push({
           ...base,
           data_location: 1,
           external_data: [
-            { key: 'location', value: basename(dataPath) },
+            { key: 'location', value: basename(dataPaths.at(-1)!) },
             { key: 'offset', value: String(offset) },
             { key: 'length', value: String(bytes.length) },
           ],
@@ -123,5 +135,5 @@ export async function writeModel(graph: GraphBuilder, modelPath: string, options
     metadata_props: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
   };
   await writeFile(modelPath, encodeModel(model));
-  return external ? { modelPath, dataPath, weightBytes } : { modelPath, weightBytes };
+  return { modelPath, dataPaths, weightBytes };
 }

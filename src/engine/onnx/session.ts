@@ -1,7 +1,10 @@
 // Creating ONNX Runtime sessions with the engine's options. onnxruntime-node 1.30 exposes, for CUDA, only the
 // device id; a missing CUDA provider makes creation throw (no silent CPU fallback), which we report as such.
 // @see https://onnxruntime.ai/docs/api/js/interfaces/InferenceSession.SessionOptions.html
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { decodeModel } from './proto.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -61,11 +64,21 @@ export function ortSessionOptions(options: SessionOptions = {}): ort.InferenceSe
   return o;
 }
 
-/** Loads a model file (its external data file beside it is memory-mapped by ONNX Runtime). */
+/**
+ * Loads a model file and its external data files into memory and creates the session from those bytes.
+ *
+ * Why not by path: ONNX Runtime then memory-maps the external data and reads the mapping for as long as the
+ * session lives, so a file truncated under a running engine (a restored backup, a copy over the graph cache)
+ * raises SIGBUS at the next run and kills the whole process (measured: exit 135 on the demo model's UNet). Given
+ * the bytes, ONNX Runtime copies the weights into the session (measured: overwriting the buffers after creation
+ * changes no output), so the buffers are garbage once this returns and nothing on disk is read again.
+ */
 export async function createSession(modelPath: string, options: SessionOptions = {}): Promise<ort.InferenceSession> {
   const ep = options.executionProvider ?? 'cpu';
+  const model = await readFile(modelPath);
+  const externalData = await Promise.all(externalDataFiles(model).map(async (path) => ({ path, data: await readFile(join(dirname(modelPath), path)) })));
   try {
-    return await ort.InferenceSession.create(modelPath, ortSessionOptions(options));
+    return await ort.InferenceSession.create(model, { ...ortSessionOptions(options), externalData });
   } catch (e) {
     const reason = (e as Error).message;
     const hint =
@@ -74,4 +87,10 @@ export async function createSession(modelPath: string, options: SessionOptions =
         : '';
     throw new OrtSessionError(modelPath, ep, `${reason}${hint}`, { cause: e });
   }
+}
+
+/** The external data files a model's initializers name (paths relative to the model file). */
+function externalDataFiles(model: Uint8Array): string[] {
+  const locations = decodeModel(model).graph.initializer.flatMap((t) => t.external_data?.filter((e) => e.key === 'location').map((e) => e.value) ?? []);
+  return [...new Set(locations)];
 }
