@@ -468,3 +468,14 @@ test('an interaction delivered again to the next process after a restart is drop
   assert.equal(callbacks(fake, sent).length, 1, 'one answer to the interaction');
   assert.deepEqual(await jobsAndCharges(second), { jobs: 1, charges: 1 });
 });
+
+test('an interaction that cannot be claimed (the database refuses) gets the reason, for the user alone, and makes nothing', async (t) => {
+  const bot = await startBot(t);
+  const { fake, service } = bot;
+  await service.running.db.prisma.$executeRawUnsafe('DROP TABLE "Delivery"');
+  const sent = fake.sendSlashCommand({ name: 'video', options: { prompt: 'a cat', ...TINY } });
+  const answer = await fake.waitFor(is('POST', `/interactions/${sent.id}/${sent.token}/callback`));
+  const { type, data } = answer.json as { type: number; data: Wire };
+  assert.deepEqual([type, data.flags, data.content], [4, 64, 'Something went wrong on our side. The admins can see the details.'], 'an ephemeral reply');
+  assert.deepEqual(await jobsAndCharges(service), { jobs: 0, charges: 0 });
+});

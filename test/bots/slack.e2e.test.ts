@@ -360,3 +360,15 @@ test('HTTP: a /video command and a Re-roll click each delivered twice (the same 
   assert.equal(fake.uploads.length, 2, 'one video for each');
   assert.deepEqual(await jobsAndCharges(service), { jobs: 2, charges: 2 });
 });
+
+test('a delivery that cannot be claimed (the database refuses) is answered with the reason and makes nothing', async (t) => {
+  const { fake, service } = await startBot(t);
+  await service.running.db.prisma.$executeRawUnsafe('DROP TABLE "Delivery"');
+  const delivery = await fake.deliverEvent({ type: 'app_mention', user: fake.user('alice'), text: `<@${fake.botUserId}> a cat ${TINY_FLAGS}`, channel: fake.channelId });
+  const answer = await fake.waitForCall('chat.postMessage', (p) => p.thread_ts === delivery.event.ts);
+  assert.equal(answer.params.text, `<@${fake.user('alice')}> Something went wrong on our side. The admins can see the details.`);
+  const command = await fake.deliverSlashCommand({ text: `a dog ${TINY_FLAGS}` });
+  assert.deepEqual((await fake.waitForResponse(command.responseId)).body, { response_type: 'ephemeral', text: 'Something went wrong on our side. The admins can see the details.' });
+  assert.equal(fake.calls.filter((c) => c.method === 'chat.postMessage').length, 1, 'no status message');
+  assert.deepEqual(await jobsAndCharges(service), { jobs: 0, charges: 0 });
+});
