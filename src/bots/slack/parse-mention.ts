@@ -94,6 +94,11 @@ function tokenize(text: string): Token[] | string {
   return tokens;
 }
 
+// Slack's clients (like macOS) turn a typed "--" into an en or em dash: read "—frames" as "--frames". Only unquoted
+// tokens are flags, so quoted text keeps its dashes as typed.
+const FLAG_TOKEN = /^(?:--|[\u2013\u2014])([a-z][\w-]*)(?:=(.*))?$/i;
+const FLAG_START = /^(?:--|[\u2013\u2014])[a-z]/i;
+
 function findFlag(name: string): FlagSpec | undefined {
   const lower = name.toLowerCase();
   return FLAGS.find((f) => f.name === lower || f.aliases.includes(lower));
@@ -101,15 +106,14 @@ function findFlag(name: string): FlagSpec | undefined {
 
 /** Parses mention or slash-command text into VideoOptions; `botUserId` is removed where the bot is mentioned. */
 export function parseVideoRequest(text: string, botUserId?: string): ParsedRequest {
-  // Slack's clients (like macOS) turn a typed "--" into an en or em dash: read "—frames" as "--frames".
-  const tokens = tokenize(decodeSlackText(text, botUserId).replace(/(^|\s)[\u2013\u2014](?=[a-z])/gi, '$1--'));
+  const tokens = tokenize(decodeSlackText(text, botUserId));
   if (typeof tokens === 'string') return { kind: 'error', message: tokens };
   const words: string[] = [];
   const options: Record<string, unknown> = {};
   const given = new Set<string>();
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
-    const flag = token.quoted ? null : /^--([a-z][\w-]*)(?:=(.*))?$/i.exec(token.text);
+    const flag = token.quoted ? null : FLAG_TOKEN.exec(token.text);
     if (flag === null) {
       words.push(token.text);
       continue;
@@ -123,7 +127,7 @@ export function parseVideoRequest(text: string, botUserId?: string): ParsedReque
     let value = inline;
     if (value === undefined) {
       const next = tokens[i + 1];
-      if (next === undefined || (!next.quoted && /^--[a-z]/i.test(next.text))) {
+      if (next === undefined || (!next.quoted && FLAG_START.test(next.text))) {
         return { kind: 'error', message: `--${spec.name} needs a value (${spec.value}).` };
       }
       value = next.text;
