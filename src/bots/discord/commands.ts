@@ -15,6 +15,11 @@ export const COMMAND_NAMES = { video: 'video', quota: 'quota', queue: 'queue' } 
 
 /** Discord allows at most 25 choices per option. */
 const MAX_CHOICES = 25;
+/**
+ * Discord's longest string option. A longer prompt cap (the setting goes to 10000) would make Discord refuse the
+ * whole command list; Discord's client then caps the prompt here, and the core checks the setting as always.
+ */
+const MAX_STRING_OPTION_LENGTH = 6_000;
 
 /** Frame sizes offered by /video: common square, landscape and portrait shapes, all multiples of 8. */
 const SIZE_CANDIDATES: readonly [number, number][] = [
@@ -80,13 +85,13 @@ export function buildCommands(ranges: OptionRanges): RESTPostAPIChatInputApplica
         .setDescription('What the video shows, e.g. "a panda playing guitar on a boat"')
         .setRequired(true)
         .setMinLength(ranges.prompt.minLength)
-        .setMaxLength(ranges.prompt.maxLength),
+        .setMaxLength(Math.min(ranges.prompt.maxLength, MAX_STRING_OPTION_LENGTH)),
     )
     .addStringOption((o) =>
       o
         .setName('negative')
         .setDescription('What to avoid, e.g. "blurry, text"')
-        .setMaxLength(Math.max(1, ranges.negativePrompt.maxLength)),
+        .setMaxLength(Math.min(Math.max(1, ranges.negativePrompt.maxLength), MAX_STRING_OPTION_LENGTH)),
     )
     .addIntegerOption((o) =>
       o
