@@ -97,8 +97,8 @@ export class SlackAdapter {
       const user = event.user;
       if (user === undefined) return;
       const deliveryKey = `slack:event:${body.event_id}`;
-      const inThread = (text: string) => this.#post({ channel, thread_ts: threadTs, text: `<@${user}> ${text}` }).then(() => undefined);
-      if (!(await this.#firstDelivery(deliveryKey, (error) => inThread(requestErrorText(error))))) return;
+      const explain = (error: VideoBotError) => this.#post({ channel, thread_ts: threadTs, text: `<@${user}> ${requestErrorText(error)}` }).then(() => undefined);
+      if (!(await this.#firstDelivery(deliveryKey, explain))) return;
       const parsed = parseVideoRequest(event.text, context.botUserId);
       if (parsed.kind !== 'request') {
         const help = helpText(await this.#o.service.optionRanges(), context.botUserId === undefined ? '@t2v-bot' : `<@${context.botUserId}>`);
@@ -124,7 +124,7 @@ export class SlackAdapter {
       const parsed = parseVideoRequest(command.text, context.botUserId);
       if (parsed.kind !== 'request') {
         const help = helpText(await this.#o.service.optionRanges(), '/video');
-        await respond({ response_type: 'ephemeral', text: usageText(parsed.kind === 'error' ? parsed.message : undefined, help) });
+        await ephemeral(usageText(parsed.kind === 'error' ? parsed.message : undefined, help));
         return;
       }
       await this.#submitFrom(
