@@ -31,6 +31,9 @@ export enum ErrorCode {
 
 export type QuotaKind = 'videos' | 'gpuSeconds';
 
+/** Faults of the machine a render ran on, not of its request; messages.ts says each to the requester. */
+export type RenderFault = 'encoder_missing' | 'encoder_failed' | 'disk_full';
+
 export interface OptionIssue {
   /** The option's name as the requester wrote it (frames, width, ...), or '' for the request as a whole. */
   field: string;
@@ -61,7 +64,7 @@ export interface ErrorDetailsByCode {
   [ErrorCode.Forbidden]: { action: string };
   [ErrorCode.NotFound]: { entity: 'job' | 'user' | 'route' | 'video'; id: string };
   [ErrorCode.InvalidState]: { jobId: string; status: string; action: JobAction };
-  [ErrorCode.EngineFailed]: { reason: string };
+  [ErrorCode.EngineFailed]: { reason: string } | { fault: RenderFault };
   [ErrorCode.JobInterrupted]: { attempts: number };
   [ErrorCode.ShuttingDown]: Record<string, never>;
   [ErrorCode.UploadTooLarge]: { bytes?: number; limit?: number };

@@ -1,6 +1,6 @@
 // The one table of user-facing text, shared by every adapter (Discord, Slack, HTTP API, dashboard).
 // Plain words with the numbers that matter (limits, reset time, allowed ranges); never a stack trace.
-import { ErrorCode, VideoBotError, type ErrorDetails, type ErrorDetailsByCode, type JobAction } from './errors.js';
+import { ErrorCode, VideoBotError, type ErrorDetails, type ErrorDetailsByCode, type JobAction, type RenderFault } from './errors.js';
 
 type MessageTable = { [C in ErrorCode]: (details: Partial<ErrorDetails<C>>) => string };
 
@@ -27,6 +27,13 @@ export function formatResetTime(resetAt: string, now: Date = new Date()): string
   const clock = `${String(at.getUTCHours()).padStart(2, '0')}:${String(at.getUTCMinutes()).padStart(2, '0')} UTC`;
   return `in ${relative} (${clock})`;
 }
+
+/** What went wrong, as the requester reads it after "Rendering failed: ", and what they can do. */
+const RENDER_FAULTS: Record<RenderFault, { what: string; advice: string }> = {
+  encoder_missing: { what: "the server's video encoder (ffmpeg) is missing", advice: 'Please try again later.' },
+  encoder_failed: { what: 'the video encoder stopped before the video was finished', advice: 'Please try again.' },
+  disk_full: { what: 'the server ran out of disk space while saving the video', advice: 'Please try again later.' },
+};
 
 function issuesText(issues: ErrorDetailsByCode[ErrorCode.InvalidOptions]['issues'] | undefined, fallback: string) {
   if (issues === undefined || issues.length === 0) return fallback;
@@ -69,8 +76,14 @@ export const messages: MessageTable = {
     if (d.action === 'video') return `${job} is ${d.status ?? 'not ready'}; it has no file to download yet.`;
     return `${job} is ${d.status ?? 'in another state'}, so it cannot be ${ACTION_PARTICIPLE[d.action ?? 'cancel']}.`;
   },
-  [ErrorCode.EngineFailed]: (d) =>
-    `Rendering failed${d.reason === undefined ? '' : `: ${d.reason}`}. Your quota for it was refunded.`,
+  [ErrorCode.EngineFailed]: (d) => {
+    if ('fault' in d && d.fault !== undefined) {
+      const { what, advice } = RENDER_FAULTS[d.fault];
+      return `Rendering failed: ${what}. Your quota for it was refunded. ${advice}`;
+    }
+    const reason = 'reason' in d ? d.reason : undefined;
+    return `Rendering failed${reason === undefined ? '' : `: ${reason}`}. Your quota for it was refunded.`;
+  },
   [ErrorCode.JobInterrupted]: (d) =>
     `The service stopped ${plural(d.attempts ?? 2, 'time')} while rendering this video, so it was not retried ` +
     'again. Your quota for it was refunded.',

@@ -4,6 +4,8 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { EngineDevice } from '../config.js';
+import { ErrorCode, type RenderFault } from '../core/errors.js';
+import { videoBotError } from '../core/messages.js';
 import type { EngineStatus, Renderer, RenderOptions, RenderOutput, RenderParams } from '../core/ports.js';
 import { describeRange, FIXED_LIMITS, inRange, type NumberBounds } from '../core/requests.js';
 import type { Logger } from '../log.js';
@@ -22,8 +24,8 @@ import {
 import { DDIMScheduler } from './schedulers/scheduling_ddim.js';
 import { readSchedulerConfig } from './schedulers/scheduling_utils.js';
 import { Generator } from './utils/generator.js';
-import { exportFrames } from '../video/export-frames.js';
-import { type FfmpegBinary, locateConfiguredFfmpeg } from '../video/ffmpeg.js';
+import { DiskFullError, exportFrames } from '../video/export-frames.js';
+import { FfmpegError, FfmpegNotFoundError, type FfmpegBinary, locateConfiguredFfmpeg } from '../video/ffmpeg.js';
 import type { RgbFrames } from '../video/frames.js';
 import { SafetensorsError } from './weights/safetensors.js';
 import { WeightsMismatchError } from './weights/var_builder.js';
@@ -323,6 +325,8 @@ export class Engine implements Renderer {
       fps: params.fps,
       signal: options.signal,
       ...(result.frames.frames > 1 ? { ffmpeg: await this.ffmpeg() } : {}),
+    }).catch((error: unknown) => {
+      throw asRenderFault(error);
     });
     return { mediaPath: media.mediaPath, mediaType: media.mediaType, bytes: media.bytes, posterPath: media.posterPath, gpuSeconds: (performance.now() - started) / 1000 };
   }
@@ -339,6 +343,22 @@ export class Engine implements Renderer {
     await this.#pipeline?.release();
     this.#pipeline = undefined;
   }
+}
+
+/**
+ * A failure of the machine rather than of the request (no ffmpeg, ffmpeg killed or failing, a full disk) as the
+ * requester's error, whose cause keeps what the operator must fix (which binary, which folder); others unchanged.
+ */
+function asRenderFault(error: unknown): unknown {
+  const fault: RenderFault | undefined =
+    error instanceof FfmpegNotFoundError
+      ? 'encoder_missing'
+      : error instanceof DiskFullError
+        ? 'disk_full'
+        : error instanceof FfmpegError
+          ? 'encoder_failed'
+          : undefined;
+  return fault === undefined ? error : videoBotError(ErrorCode.EngineFailed, { fault }, { cause: error });
 }
 
 function round(x: number): number {

@@ -4,7 +4,7 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join, relative, isAbsolute } from 'node:path';
 import PQueue from 'p-queue';
-import { ErrorCode } from '../core/errors.js';
+import { ErrorCode, VideoBotError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import type { Actor, Job, JobOutput, Role } from '../core/jobs.js';
 import { videoBotError } from '../core/messages.js';
@@ -295,11 +295,13 @@ export class Worker {
         if (done !== null) events.emit({ type: 'requeued', job: done, reason: 'shutdown' });
         logger.info({ jobId: job.id }, 'running job put back in the queue for the restart');
       } else {
+        // A renderer's VideoBotError already speaks to the requester; anything else is told as it is.
         const message = error instanceof Error ? error.message : String(error);
-        const failure = videoBotError(ErrorCode.EngineFailed, { reason: message }, { cause: error });
+        const failure = error instanceof VideoBotError ? error : videoBotError(ErrorCode.EngineFailed, { reason: message }, { cause: error });
         const done = await store.markFailed(job.id, { code: failure.code, message: failure.message }, elapsed, this.#clock());
         if (done !== null) events.emit({ type: 'failed', job: done, error: { code: failure.code, message: failure.message } });
-        logger.error({ err: error, jobId: job.id }, 'job failed');
+        // The cause is what the operator must fix (which binary, which folder); the message is the requester's.
+        logger.error({ err: failure.cause ?? failure, jobId: job.id }, 'job failed');
       }
     } catch (storeError) {
       // The job stays `running` in the database; recovery at the next start requeues or fails it.

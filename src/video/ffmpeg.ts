@@ -28,22 +28,26 @@ export interface LocateFfmpegOptions {
   sources?: readonly FfmpegSource[];
 }
 
+/** No ffmpeg can be run: none was found, FFMPEG_PATH does not work, or the one found earlier has gone. */
 export class FfmpegNotFoundError extends Error {
-  constructor(readonly attempts: ReadonlyArray<{ source: FfmpegSource; reason: string }>) {
-    super(
-      `no working ffmpeg with libx264 found. Tried:\n${attempts.map((a) => `  - ${a.source}: ${a.reason}`).join('\n')}\n` +
-        'Fix one of: set FFMPEG_PATH to an ffmpeg binary; `npm install ffmpeg-static`; reinstall dependencies so ' +
-        '@ffmpeg-installer/ffmpeg ships its binary (`npm install`); or install ffmpeg on PATH (Debian/Ubuntu: `apt-get install ffmpeg`).',
-    );
+  constructor(
+    readonly attempts: ReadonlyArray<{ source: FfmpegSource; reason: string }>,
+    message = `no working ffmpeg with libx264 found. Tried:\n${attempts.map((a) => `  - ${a.source}: ${a.reason}`).join('\n')}\n` +
+      'Fix one of: set FFMPEG_PATH to an ffmpeg binary; `npm install ffmpeg-static`; reinstall dependencies so ' +
+      '@ffmpeg-installer/ffmpeg ships its binary (`npm install`); or install ffmpeg on PATH (Debian/Ubuntu: `apt-get install ffmpeg`).',
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
     this.name = 'FfmpegNotFoundError';
   }
 }
 
-/** ffmpeg exited with an error; `stderr` holds the end of its log. */
+/** ffmpeg failed: an error exit, killed by a signal, or errors reported on a 0 exit; `stderr` holds the end of its log. */
 export class FfmpegError extends Error {
   constructor(
     message: string,
     readonly exitCode: number | null,
+    readonly signal: NodeJS.Signals | null,
     readonly stderr: string,
   ) {
     super(stderr ? `${message}\nffmpeg said: ${stderr}` : message);
@@ -95,7 +99,8 @@ async function findFfmpeg(env: NodeJS.ProcessEnv, sources: readonly FfmpegSource
       return { path, source, version: await verifyFfmpeg(path, env) };
     } catch (error) {
       if (source === 'FFMPEG_PATH') {
-        throw new Error(`FFMPEG_PATH=${path} does not work: ${describe(error)}. Point it at a working ffmpeg with libx264, or unset it.`, {
+        const reason = describe(error);
+        throw new FfmpegNotFoundError([{ source, reason }], `FFMPEG_PATH=${path} does not work: ${reason}. Point it at a working ffmpeg with libx264, or unset it.`, {
           cause: error,
         });
       }
@@ -156,9 +161,10 @@ export interface RunFfmpegOptions {
 const STDERR_TAIL_CHARS = 2000;
 
 /**
- * Runs ffmpeg with `args` (after -hide_banner -loglevel error -y). Resolves when it exits with 0.
- * Aborting or any failure kills the process; the promise rejects with the abort reason, the input
- * writer's error or an FfmpegError carrying the end of ffmpeg's log.
+ * Runs ffmpeg with `args` (after -hide_banner -loglevel error -y). Resolves when it exits with 0 and printed
+ * nothing. Aborting or any failure kills the process; the promise rejects with the abort reason, the input
+ * writer's error, an FfmpegNotFoundError when the binary cannot be started, or an FfmpegError carrying the end
+ * of ffmpeg's log.
  */
 export async function runFfmpeg(binary: FfmpegBinary, args: readonly string[], options: RunFfmpegOptions = {}): Promise<void> {
   const { writeInput, signal } = options;
@@ -166,15 +172,28 @@ export async function runFfmpeg(binary: FfmpegBinary, args: readonly string[], o
   const child = spawn(binary.path, ['-hide_banner', '-loglevel', 'error', '-y', ...args], {
     stdio: [writeInput ? 'pipe' : 'ignore', 'ignore', 'pipe'],
   });
+  let killedHere = false;
   const kill = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    killedHere = true;
+    child.kill('SIGKILL');
   };
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-STDERR_TAIL_CHARS);
   });
-  // events.once rejects if 'error' comes first (spawn failure).
-  const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+  // events.once rejects if 'error' comes first: the spawn failed.
+  const exited = (once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>).catch((error: unknown) => {
+    // The binary checked earlier was deleted, moved or lost its execute permission: look for one again next time.
+    located.clear();
+    throw new FfmpegNotFoundError(
+      [{ source: binary.source, reason: describe(error) }],
+      `ffmpeg ${binary.path} (${binary.source}) can no longer be started (${describe(error)}): it was removed, moved or ` +
+        'made non-executable after it was checked. Reinstall it, or set FFMPEG_PATH to a working ffmpeg with libx264; ' +
+        'the next video looks for ffmpeg again.',
+      { cause: error },
+    );
+  });
   let abortReason: unknown;
   const onAbort = () => {
     abortReason = signal?.reason ?? new DOMException('The operation was aborted.', 'AbortError');
@@ -191,15 +210,24 @@ export async function runFfmpeg(binary: FfmpegBinary, args: readonly string[], o
       () => stdin.end(),
       (error: unknown) => {
         inputError = error;
-        kill();
+        // A pipe that ffmpeg's end closed is a consequence, not a cause: ffmpeg is already gone.
+        if (!stdin.destroyed) kill();
       },
     );
   }
   try {
-    const [code] = await exited;
+    const [code, exitSignal] = await exited;
     if (abortReason !== undefined) throw abortReason;
+    if (killedHere && inputError !== undefined) throw inputError;
+    const name = `ffmpeg (${binary.source}: ${binary.path})`;
+    if (exitSignal !== null) {
+      throw new FfmpegError(`${name} was killed by ${exitSignal} (by another process, or by the kernel when memory ran out)`, code, exitSignal, stderr.trim());
+    }
+    if (code !== 0) throw new FfmpegError(`${name} failed with exit code ${code}`, code, null, stderr.trim());
     if (inputError !== undefined) throw inputError;
-    if (code !== 0) throw new FfmpegError(`ffmpeg (${binary.source}: ${binary.path}) failed with exit code ${code}`, code, stderr.trim());
+    // At -loglevel error whatever ffmpeg prints is an error, and some are not in its exit status: Debian 12's ffmpeg
+    // 5.1 exits with 0 when writing the end of the file fails (measured: a full disk left a cut 8 KB MP4).
+    if (stderr.trim() !== '') throw new FfmpegError(`${name} reported errors although it exited with 0`, code, null, stderr.trim());
   } finally {
     signal?.removeEventListener('abort', onAbort);
     kill();

@@ -3,7 +3,7 @@
 // 1-frame jobs work even when no ffmpeg is available.
 // @see https://www.w3.org/TR/png-3/
 import { crc32, deflateSync } from 'node:zlib';
-import { writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const COLOR_TYPE_RGB = 2;
@@ -24,10 +24,23 @@ export function encodePng(rgb: Uint8Array, width: number, height: number): Buffe
   return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', header), chunk('IDAT', deflateSync(filterPaeth(rgb, width, height))), chunk('IEND', Buffer.alloc(0))]);
 }
 
+/** Writes the PNG to `<path>.partial` and renames it, so a failed write (a full disk) leaves no cut file. */
 export async function writePng(path: string, rgb: Uint8Array, width: number, height: number): Promise<number> {
   const png = encodePng(rgb, width, height);
-  await writeFile(path, png);
+  await writeWhole(path, png);
   return png.length;
+}
+
+/** Writes `data` to `<path>.partial` and renames it to `path` when complete; removes the partial file on failure. */
+export async function writeWhole(path: string, data: Uint8Array): Promise<void> {
+  const partialPath = `${path}.partial`;
+  try {
+    await writeFile(partialPath, data);
+    await rename(partialPath, path);
+  } catch (error) {
+    await rm(partialPath, { force: true });
+    throw error;
+  }
 }
 
 // Paeth prediction on every row: the filter that compresses natural and generated images best on average.
