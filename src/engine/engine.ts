@@ -24,7 +24,7 @@ import {
 import { DDIMScheduler } from './schedulers/scheduling_ddim.js';
 import { readSchedulerConfig } from './schedulers/scheduling_utils.js';
 import { Generator } from './utils/generator.js';
-import { DiskFullError, exportFrames } from '../video/export-frames.js';
+import { DiskFullError, exportFrames, type ExportedMedia } from '../video/export-frames.js';
 import { FfmpegError, FfmpegNotFoundError, type FfmpegBinary, locateConfiguredFfmpeg } from '../video/ffmpeg.js';
 import type { RgbFrames } from '../video/frames.js';
 import { SafetensorsError } from './weights/safetensors.js';
@@ -320,14 +320,17 @@ export class Engine implements Renderer {
           options.onProgress?.({ step: p.phase === 'denoise' ? p.done : p.totalSteps, totalSteps: p.totalSteps, elapsedMs: p.elapsedMs, etaMs: p.etaMs }),
       },
     );
-    const media = await exportFrames(result.frames, {
-      outputDir: options.outputDir,
-      fps: params.fps,
-      signal: options.signal,
-      ...(result.frames.frames > 1 ? { ffmpeg: await this.ffmpeg() } : {}),
-    }).catch((error: unknown) => {
+    let media: ExportedMedia;
+    try {
+      media = await exportFrames(result.frames, {
+        outputDir: options.outputDir,
+        fps: params.fps,
+        signal: options.signal,
+        ...(result.frames.frames > 1 ? { ffmpeg: await this.ffmpeg() } : {}),
+      });
+    } catch (error) {
       throw asRenderFault(error);
-    });
+    }
     return { mediaPath: media.mediaPath, mediaType: media.mediaType, bytes: media.bytes, posterPath: media.posterPath, gpuSeconds: (performance.now() - started) / 1000 };
   }
 
