@@ -21,12 +21,20 @@ function normalize(error: unknown): unknown {
   return error;
 }
 
+/** Fastify's refusals of a request body, in the dashboard's words: its forms post form fields (scripts may post JSON). */
+const BODY_ERRORS: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'The form is too large.',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Send the fields as a form (application/x-www-form-urlencoded) or as JSON.',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'The request body is empty; send the form fields.',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'The request body is not valid JSON.',
+};
+
 function statusAndMessage(error: unknown): { status: number; message: string } {
   if (error instanceof VideoBotError) return { status: HTTP_STATUS[error.code as ErrorCode] ?? 500, message: userMessage(error) };
   const status = (error as FastifyError).statusCode ?? 500;
   if (status >= 400 && status < 500) {
-    const message = (error as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'The form is too large.' : String((error as Error).message);
-    return { status, message };
+    const code = (error as FastifyError).code;
+    return { status, message: (code === undefined ? undefined : BODY_ERRORS[code]) ?? String((error as Error).message) };
   }
   return { status: 500, message: userMessage(asVideoBotError(error)) };
 }
