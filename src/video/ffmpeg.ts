@@ -225,8 +225,9 @@ export async function runFfmpeg(binary: FfmpegBinary, args: readonly string[], o
     }
     if (code !== 0) throw new FfmpegError(`${name} failed with exit code ${code}`, code, null, stderr.trim());
     if (inputError !== undefined) throw inputError;
-    // At -loglevel error whatever ffmpeg prints is an error, and some are not in its exit status: Debian 12's ffmpeg
-    // 5.1 exits with 0 when writing the end of the file fails (measured: a full disk left a cut 8 KB MP4).
+    // At -loglevel error whatever ffmpeg prints is an error, and some are not in its exit status: when writing the end
+    // of the file fails, both Debian 12's ffmpeg 5.1 and the 2018 build in @ffmpeg-installer exit with 0 (measured:
+    // a full disk left a cut MP4 that was then served).
     if (stderr.trim() !== '') throw new FfmpegError(`${name} reported errors although it exited with 0`, code, null, stderr.trim());
   } finally {
     signal?.removeEventListener('abort', onAbort);
