@@ -2,6 +2,7 @@
 // message naming the variable and what is allowed; secret values are never echoed (not even in errors).
 // `.env` in the working directory is read when present; real environment variables win over it.
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
@@ -92,6 +93,15 @@ type Env = Record<string, string | undefined>;
 /** Empty values count as unset, as `KEY=` lines in .env files are meant. */
 const optionalText = z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), z.string().optional());
 
+/**
+ * A rejected value as a problem shows it: quoted with JSON's escapes and cut short, so that each problem stays one
+ * line (a newline in a value would otherwise start what reads as another problem) of readable length.
+ */
+function shown(raw: string): string {
+  const cut = raw.length > 60 ? `${raw.slice(0, 60)}…` : raw;
+  return JSON.stringify(cut).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function text(fallback: string) {
   return optionalText.transform((v) => v?.trim() ?? fallback);
 }
@@ -111,7 +121,7 @@ function integer(min: number, max: number, fallback: number) {
     if (raw === undefined) return fallback;
     const value = Number(raw.trim());
     if (!/^-?\d+$/.test(raw.trim()) || value < min || value > max) {
-      ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got "${raw}")` });
+      ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got ${shown(raw)})` });
       return z.NEVER;
     }
     return value;
@@ -123,7 +133,7 @@ function decimal(min: number, max: number, fallback: number) {
     if (raw === undefined) return fallback;
     const value = Number(raw.trim());
     if (!Number.isFinite(value) || value < min || value > max) {
-      ctx.addIssue({ code: 'custom', message: `must be a number from ${min} to ${max} (got "${raw}")` });
+      ctx.addIssue({ code: 'custom', message: `must be a number from ${min} to ${max} (got ${shown(raw)})` });
       return z.NEVER;
     }
     return value;
@@ -135,7 +145,7 @@ function oneOf<const T extends readonly string[]>(values: T, fallback: T[number]
     if (raw === undefined) return fallback;
     const value = raw.trim().toLowerCase();
     if (!values.includes(value)) {
-      ctx.addIssue({ code: 'custom', message: `must be one of ${values.join(', ')} (got "${raw}")` });
+      ctx.addIssue({ code: 'custom', message: `must be one of ${values.join(', ')} (got ${shown(raw)})` });
       return z.NEVER;
     }
     return value as T[number];
@@ -151,7 +161,7 @@ function httpUrl<Fallback extends string | undefined>(fallback: Fallback, protoc
       if (!protocols.includes(url.protocol)) throw new Error('protocol');
       return raw.trim();
     } catch {
-      ctx.addIssue({ code: 'custom', message: `must be a ${protocols.join(' or ')} URL (got "${raw}")` });
+      ctx.addIssue({ code: 'custom', message: `must be a ${protocols.join(' or ')} URL (got ${shown(raw)})` });
       return z.NEVER;
     }
   });
@@ -161,11 +171,34 @@ const databaseUrl = optionalText.transform((raw, ctx) => {
   if (raw === undefined) return undefined;
   const value = raw.trim();
   if (/^file:.+/.test(value) || /^postgres(ql)?:\/\/.+/.test(value)) return value;
-  // Only the scheme is echoed: the rest may hold a password.
+  // Only a scheme is echoed: the rest may hold a password, and so may a value with no scheme (a paste cut short).
+  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(value)?.[0];
   ctx.addIssue({
     code: 'custom',
-    message: `must start with file: (SQLite) or postgresql:// (got "${value.split(':')[0] ?? ''}:...")`,
+    message: `must start with file: (SQLite) or postgresql:// (got ${scheme === undefined ? 'a value without a scheme' : shown(`${scheme}...`)})`,
   });
+  return z.NEVER;
+});
+
+/**
+ * A host name: dot-separated labels of letters, digits, hyphens and underscores, the last not a number (URLs read
+ * 4294967296 or 0x10 as IPv4 addresses).
+ */
+function isHostName(value: string): boolean {
+  const labels = value.replace(/\.$/, '').split('.');
+  const last = labels.at(-1) ?? '';
+  return labels.every((label) => /^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$/i.test(label)) && !/^(\d+|0x[0-9a-f]*)$/i.test(last);
+}
+
+/**
+ * The interface to listen on: an IP address or a host name. Anything else would fail only when the server starts
+ * listening, and would make a PUBLIC_URL default (http://HOST:PORT) that is not a URL.
+ */
+const host = optionalText.transform((raw, ctx) => {
+  if (raw === undefined) return '127.0.0.1';
+  const value = raw.trim();
+  if (isIP(value) !== 0 || isHostName(value)) return value;
+  ctx.addIssue({ code: 'custom', message: `must be an IP address or a host name, such as 127.0.0.1, 0.0.0.0 or localhost (got ${shown(raw)})` });
   return z.NEVER;
 });
 
@@ -178,7 +211,7 @@ const wordList = optionalText.transform((raw) =>
 
 const envSchema = z.object({
   PORT: integer(0, 65535, 8080),
-  HOST: text('127.0.0.1'),
+  HOST: host,
   PUBLIC_URL: httpUrl(undefined),
   DATA_DIR: text('./data'),
   DATABASE_URL: databaseUrl,
