@@ -43,15 +43,20 @@ export async function checkProperty<Ts extends [unknown, ...unknown[]]>(
   }
 }
 
-/** Unhandled rejections and uncaught exceptions while the watch is on; `take()` returns and clears them. */
+/**
+ * Unhandled rejections and uncaught exceptions while the watch is on, so that a property fails on the input that
+ * left one behind (node:test would only blame the file). `events` is the process, or a stand-in in the harness's test.
+ */
 export class CrashWatch {
   readonly #seen: unknown[] = [];
+  readonly #events: Pick<NodeJS.EventEmitter, 'on' | 'off'>;
   readonly #onRejection = (reason: unknown) => void this.#seen.push(reason);
   readonly #onException = (error: unknown) => void this.#seen.push(error);
 
-  constructor() {
-    process.on('unhandledRejection', this.#onRejection);
-    process.on('uncaughtException', this.#onException);
+  constructor(events: Pick<NodeJS.EventEmitter, 'on' | 'off'> = process) {
+    this.#events = events;
+    events.on('unhandledRejection', this.#onRejection);
+    events.on('uncaughtException', this.#onException);
   }
 
   /** Waits a turn of the event loop, so a rejection left behind by the last request has been reported. */
@@ -62,8 +67,8 @@ export class CrashWatch {
   }
 
   stop(): void {
-    process.off('unhandledRejection', this.#onRejection);
-    process.off('uncaughtException', this.#onException);
+    this.#events.off('unhandledRejection', this.#onRejection);
+    this.#events.off('uncaughtException', this.#onException);
   }
 }
 
