@@ -249,6 +249,7 @@ export class Worker {
           }
         },
       });
+      logger.info({ jobId }, 'render finished');
       const checked = await checkOutput(output, outputDir);
       const gpuSeconds = output.gpuSeconds > 0 ? output.gpuSeconds : this.#elapsedSeconds(startedAt);
       const done = await store.markSucceeded(jobId, checked, gpuSeconds, this.#clock());
