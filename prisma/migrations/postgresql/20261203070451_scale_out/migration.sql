@@ -1,28 +1,31 @@
 -- AlterTable
-ALTER TABLE "Job" ADD COLUMN "cancelRequestedAt" DATETIME;
-ALTER TABLE "Job" ADD COLUMN "cancelRequestedBy" TEXT;
-ALTER TABLE "Job" ADD COLUMN "leaseExpiresAt" DATETIME;
-ALTER TABLE "Job" ADD COLUMN "repliedAt" DATETIME;
-ALTER TABLE "Job" ADD COLUMN "workerId" TEXT;
+ALTER TABLE "Job" ADD COLUMN     "cancelRequestedAt" TIMESTAMP(3),
+ADD COLUMN     "cancelRequestedBy" TEXT,
+ADD COLUMN     "leaseExpiresAt" TIMESTAMP(3),
+ADD COLUMN     "repliedAt" TIMESTAMP(3),
+ADD COLUMN     "workerId" TEXT;
 
 -- CreateTable
 CREATE TABLE "Worker" (
-    "id" TEXT NOT NULL PRIMARY KEY,
+    "id" TEXT NOT NULL,
     "name" TEXT NOT NULL,
     "host" TEXT NOT NULL,
     "pid" INTEGER NOT NULL,
     "slots" INTEGER NOT NULL,
     "model" TEXT NOT NULL,
+    "demo" BOOLEAN NOT NULL DEFAULT false,
     "modelFingerprint" TEXT,
     "device" TEXT NOT NULL,
     "executionProvider" TEXT NOT NULL,
     "engineReady" BOOLEAN NOT NULL,
     "engineMessage" TEXT,
-    "secondsPerUnit" REAL,
+    "secondsPerUnit" DOUBLE PRECISION,
     "runningJobIds" TEXT NOT NULL DEFAULT '[]',
-    "startedAt" DATETIME NOT NULL,
-    "heartbeatAt" DATETIME NOT NULL,
-    "stoppedAt" DATETIME
+    "startedAt" TIMESTAMP(3) NOT NULL,
+    "heartbeatAt" TIMESTAMP(3) NOT NULL,
+    "stoppedAt" TIMESTAMP(3),
+
+    CONSTRAINT "Worker_pkey" PRIMARY KEY ("id")
 );
 
 -- CreateTable
@@ -31,10 +34,10 @@ CREATE TABLE "JobFile" (
     "kind" TEXT NOT NULL,
     "fileName" TEXT NOT NULL,
     "contentType" TEXT NOT NULL,
-    "bytes" BLOB NOT NULL,
-    "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "bytes" BYTEA NOT NULL,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
-    PRIMARY KEY ("jobId", "kind")
+    CONSTRAINT "JobFile_pkey" PRIMARY KEY ("jobId","kind")
 );
 
 -- CreateIndex
