@@ -24,6 +24,11 @@ export enum ErrorCode {
   /** The process stopped twice while rendering this job; it is not retried again. */
   JobInterrupted = 'videobot_job_interrupted',
   ShuttingDown = 'videobot_shutting_down',
+  /**
+   * The database cannot be reached or is busy (a Postgres restart, a killed server, a SQLite file locked by another
+   * process); try again later. src/db/database-faults.ts decides which database errors these are.
+   */
+  Unavailable = 'videobot_unavailable',
   UploadTooLarge = 'videobot_upload_too_large',
   PlatformError = 'videobot_platform_error',
   Internal = 'videobot_internal',
@@ -67,6 +72,7 @@ export interface ErrorDetailsByCode {
   [ErrorCode.EngineFailed]: { reason: string } | { fault: RenderFault };
   [ErrorCode.JobInterrupted]: { attempts: number };
   [ErrorCode.ShuttingDown]: Record<string, never>;
+  [ErrorCode.Unavailable]: { retryAfterSeconds: number };
   [ErrorCode.UploadTooLarge]: { bytes?: number; limit?: number };
   [ErrorCode.PlatformError]: { platform: string; error: string };
   [ErrorCode.Internal]: Record<string, never>;

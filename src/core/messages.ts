@@ -88,6 +88,9 @@ export const messages: MessageTable = {
     `The service stopped ${plural(d.attempts ?? 2, 'time')} while rendering this video, so it was not retried ` +
     'again. Your quota for it was refunded.',
   [ErrorCode.ShuttingDown]: () => 'The service is restarting. Please try again in a minute.',
+  [ErrorCode.Unavailable]: (d) =>
+    "The service's database is not available right now. Please try again " +
+    `${d.retryAfterSeconds === undefined ? 'in a minute' : `in ${plural(d.retryAfterSeconds, 'second')}`}.`,
   [ErrorCode.UploadTooLarge]: (d) =>
     d.bytes === undefined
       ? 'The video is too large to upload here.'

@@ -9,6 +9,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaClient as SqlitePrismaClient } from '../generated/prisma/sqlite/client.js';
 import { PrismaClient as PostgresPrismaClient } from '../generated/prisma/postgresql/client.js';
+import { translatingDatabaseFaults } from './database-faults.js';
 import { maskDatabaseUrl, parseDatabaseUrl, type DatabaseLocation, type DatabaseProvider } from './database-url.js';
 
 export type PrismaClient = SqlitePrismaClient;
@@ -23,9 +24,19 @@ export interface Database {
   close(): Promise<void>;
 }
 
-function sqliteFactory(location: DatabaseLocation): PrismaBetterSqlite3 {
-  // timeout: how long a writer waits for another process's write lock (better-sqlite3's busy timeout).
-  return new PrismaBetterSqlite3({ url: location.target, timeout: 15_000 });
+/**
+ * better-sqlite3's busy timeout: how long a write waits for another process's write lock. Migrations run before the
+ * service answers anyone and may wait behind another process migrating the same file.
+ */
+const MIGRATION_BUSY_TIMEOUT_MS = 15_000;
+/**
+ * The same while serving. better-sqlite3 waits synchronously, freezing the whole process, so this is short and a
+ * write that still meets a lock is tried again after pauses that leave the process free (database-faults.ts).
+ */
+const SERVING_BUSY_TIMEOUT_MS = 50;
+
+function sqliteFactory(location: DatabaseLocation, busyTimeoutMs: number): PrismaBetterSqlite3 {
+  return new PrismaBetterSqlite3({ url: location.target, timeout: busyTimeoutMs });
 }
 
 function postgresFactory(location: DatabaseLocation): PrismaPg {
@@ -50,23 +61,25 @@ export function databaseTarget(url: string): DatabaseTarget {
     provider: location.provider,
     location,
     displayUrl: maskDatabaseUrl(url),
-    adapterFactory: () => (location.provider === 'sqlite' ? sqliteFactory(location) : postgresFactory(location)),
+    adapterFactory: () =>
+      location.provider === 'sqlite' ? sqliteFactory(location, MIGRATION_BUSY_TIMEOUT_MS) : postgresFactory(location),
   };
 }
 
 /**
  * Connects the provider's client. Connect after migrating: a SQLite connection opened before another connection
- * created the tables was seen to keep reporting them missing.
+ * created the tables was seen to keep reporting them missing. The client throws VideoBotError(Unavailable) while the
+ * database cannot be reached or is locked (database-faults.ts); the pg pool reconnects by itself once it is back.
  */
 export async function connectDatabase(target: DatabaseTarget): Promise<Database> {
   const { location } = target;
   let prisma: PrismaClient;
   if (location.provider === 'sqlite') {
-    prisma = new SqlitePrismaClient({ adapter: sqliteFactory(location) });
+    prisma = translatingDatabaseFaults(new SqlitePrismaClient({ adapter: sqliteFactory(location, SERVING_BUSY_TIMEOUT_MS) }));
     // WAL lets readers (dashboard, API) proceed while a submit holds the write lock.
     await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
   } else {
-    prisma = new PostgresPrismaClient({ adapter: postgresFactory(location) }) as unknown as PrismaClient;
+    prisma = translatingDatabaseFaults(new PostgresPrismaClient({ adapter: postgresFactory(location) }) as unknown as PrismaClient);
     await prisma.$queryRawUnsafe('SELECT 1');
   }
   return {

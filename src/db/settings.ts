@@ -93,17 +93,18 @@ export class SettingsStore {
       else issues.push({ field: key, message: `${key} must be ${SETTING_DESCRIPTIONS[settingKey]} (got ${JSON.stringify(value)}).` });
     }
     if (issues.length > 0) throw videoBotError(ErrorCode.InvalidRequest, { issues });
-    await this.prisma.$transaction(
-      writes.map(({ key, value }) =>
-        value === null
-          ? this.prisma.setting.deleteMany({ where: { key } })
-          : this.prisma.setting.upsert({
-              where: { key },
-              create: { key, value: JSON.stringify(value), updatedBy },
-              update: { value: JSON.stringify(value), updatedBy },
-            }),
-      ),
-    );
+    await this.prisma.$transaction(async (tx) => {
+      for (const { key, value } of writes) {
+        if (value === null) await tx.setting.deleteMany({ where: { key } });
+        else {
+          await tx.setting.upsert({
+            where: { key },
+            create: { key, value: JSON.stringify(value), updatedBy },
+            update: { value: JSON.stringify(value), updatedBy },
+          });
+        }
+      }
+    });
     return this.view();
   }
 

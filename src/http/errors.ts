@@ -22,6 +22,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   [ErrorCode.PlatformError]: 502,
   [ErrorCode.QueueFull]: 503,
   [ErrorCode.ShuttingDown]: 503,
+  [ErrorCode.Unavailable]: 503,
 };
 
 export interface ErrorBody {
@@ -63,5 +64,8 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   if (status >= 500) request.log.error({ err: error }, 'request failed');
   else request.log.info({ code: videoError.code, status }, 'request rejected');
   if (status === 401) void reply.header('www-authenticate', 'Bearer');
+  if (videoError.is(ErrorCode.Unavailable) && videoError.details.retryAfterSeconds !== undefined) {
+    void reply.header('retry-after', String(videoError.details.retryAfterSeconds));
+  }
   return reply.code(status).type('application/json').send(errorBody(videoError));
 }

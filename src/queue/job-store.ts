@@ -93,6 +93,14 @@ export class JobStore {
   }
 
   /**
+   * Throws (VideoBotError Unavailable) when nothing could be stored right now: the database is unreachable, or another
+   * process holds SQLite's write lock, which readers do not notice. Takes the write lock without changing a row.
+   */
+  async checkWritable(): Promise<void> {
+    await this.prisma.$executeRaw`UPDATE "SubmitLock" SET "touchedAt" = "touchedAt" WHERE "id" = ${-SUBMIT_LOCK_ID}`;
+  }
+
+  /**
    * Claims a delivery: true for the first delivery of its key, false while a record of the key is kept (a retry or
    * a duplicate, even one arriving while the first is still being handled). One statement, so concurrent deliveries
    * race safely across processes: exactly one inserts. An expired record that the sweep has not deleted yet counts as

@@ -404,7 +404,8 @@ export class VideoService {
     const queue = this.#d.worker.counts();
     let database: ServiceHealth['database'] = 'ok';
     try {
-      await this.#d.settings.readInternal('health');
+      // Both a read and a write: a SQLite file locked by another process still answers reads.
+      await Promise.all([this.#d.settings.readInternal('health'), this.#d.store.checkWritable()]);
     } catch {
       database = 'unreachable';
     }

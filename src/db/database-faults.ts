@@ -1,0 +1,112 @@
+// Database faults: which errors mean "the database cannot be reached or is busy right now" (a Postgres server
+// restarting or killed, a SQLite file locked by another process) rather than a bad query or a bug, and the one place
+// that turns them into VideoBotError(Unavailable), so the API, the dashboard and the chat replies all answer with the
+// same 503 and sentence, and the worker knows to retry. What Prisma 7 throws in each case was measured
+// (docs/reliability.md, "Database faults"):
+// - Postgres down: the adapter's DatabaseNotReachable (P1001) at once, for every query and transaction start;
+// - Postgres stopping under a running query: the server's 57P01 (P2010 for raw queries, P2039 for model queries);
+//   under a running transaction pg's own "Client has encountered a connection error and is not queryable"; the
+//   server killed: pg's "Connection terminated unexpectedly" (pg errors pass through the adapter unmapped);
+// - SQLite locked by another process: SQLITE_BUSY (the adapter's SocketTimeout, P1008) after the busy timeout;
+// - a transaction that could not start within its maxWait: P2028.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCode } from '../core/errors.js';
+import { videoBotError } from '../core/messages.js';
+import type { PrismaClient } from './database.js';
+
+/** What clients are asked to wait before trying again (the Retry-After header and the message). */
+export const RETRY_AFTER_SECONDS = 30;
+
+/**
+ * How long a query or transaction that met another process's SQLite lock keeps trying before the database counts as
+ * unavailable. better-sqlite3 waits for a lock synchronously, freezing the whole process, so its own busy timeout is
+ * short (database.ts) and the waiting happens here, in pauses that leave the process free.
+ */
+const LOCKED_RETRY_MS = 2_000;
+const LOCKED_PAUSE_FIRST_MS = 10;
+const LOCKED_PAUSE_MAX_MS = 200;
+
+/** Driver adapter error kinds (`meta.driverAdapterError.cause.kind` of a Prisma error) that mean unreachable or busy. */
+const UNAVAILABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections']);
+/** Postgres SQLSTATEs: class 08 (connection exception), 57P01-57P03 (shut down by an admin, by a crash, starting up). */
+const UNAVAILABLE_SQLSTATE = /^(08|57P0[1-3])/;
+/** P2028: a transaction could not start within its maxWait, or ran out of time (ours do nothing but database work). */
+const UNAVAILABLE_PRISMA_CODES = new Set(['P2028']);
+/** pg's own messages for a connection that broke; pg gives them no code. */
+const PG_CONNECTION_LOST = new Set([
+  'Connection terminated',
+  'Connection terminated unexpectedly',
+  'Client has encountered a connection error and is not queryable',
+]);
+
+interface ErrorShape {
+  code?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  meta?: { driverAdapterError?: { cause?: { kind?: unknown; code?: unknown; originalCode?: unknown } } };
+}
+
+/** `error` and the errors it wraps (the depth bound guards against a cycle of causes). */
+function* causeChain(error: unknown): Generator<ErrorShape> {
+  let current = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    yield current as ErrorShape;
+    current = (current as ErrorShape).cause;
+  }
+}
+
+/** True when `error` (or an error it wraps) says the database cannot be reached or is busy. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (const shape of causeChain(error)) {
+    const adapterCause = shape.meta?.driverAdapterError?.cause;
+    if (UNAVAILABLE_KINDS.has(String(adapterCause?.kind))) return true;
+    if (adapterCause?.kind === 'postgres' && UNAVAILABLE_SQLSTATE.test(String(adapterCause.code))) return true;
+    if (UNAVAILABLE_PRISMA_CODES.has(String(shape.code))) return true;
+    if (PG_CONNECTION_LOST.has(String(shape.message))) return true;
+  }
+  return false;
+}
+
+/** SQLITE_BUSY: the statement did not run (another process holds the lock), so running it again is safe. */
+function isSqliteLocked(error: unknown): boolean {
+  for (const shape of causeChain(error)) {
+    if (String(shape.meta?.driverAdapterError?.cause?.originalCode).startsWith('SQLITE_BUSY')) return true;
+  }
+  return false;
+}
+
+async function translated<T>(attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + LOCKED_RETRY_MS;
+  for (let pauseMs = LOCKED_PAUSE_FIRST_MS; ; pauseMs = Math.min(pauseMs * 2, LOCKED_PAUSE_MAX_MS)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (isSqliteLocked(error) && Date.now() + pauseMs < deadline) {
+        await sleep(pauseMs);
+        continue;
+      }
+      if (!isDatabaseUnavailable(error)) throw error;
+      throw videoBotError(ErrorCode.Unavailable, { retryAfterSeconds: RETRY_AFTER_SECONDS }, { cause: error });
+    }
+  }
+}
+
+/**
+ * The client with every unavailable-database error turned into VideoBotError(Unavailable), after trying again for a
+ * while when SQLite is locked: a query (model or raw), or a whole transaction (its own queries run on the client
+ * Prisma hands its callback; their errors leave through `$transaction`, and a transaction that met SQLITE_BUSY was
+ * rolled back, so it runs again from the start). Only interactive transactions are accepted: the queries of a batch
+ * would be retried one by one, outside it.
+ */
+export function translatingDatabaseFaults(client: PrismaClient): PrismaClient {
+  const transaction = client.$transaction.bind(client) as (work: unknown, options?: unknown) => Promise<unknown>;
+  return client.$extends({
+    query: { $allOperations: ({ args, query }) => translated(() => query(args)) },
+    client: {
+      $transaction: (work: unknown, options?: unknown) => {
+        if (typeof work !== 'function') throw new TypeError('Use an interactive transaction ($transaction(async (tx) => ...)), not a batch');
+        return translated(() => transaction(work, options));
+      },
+    },
+  }) as unknown as PrismaClient;
+}
