@@ -21,6 +21,7 @@ import { buildServer, type HttpPlugin } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { CostModel } from './queue/cost-model.js';
 import { JobStore } from './queue/job-store.js';
+import { loadRenderResult } from './queue/render-result.js';
 import { sweepOutputs } from './queue/retention.js';
 import { Worker } from './queue/worker.js';
 
@@ -130,17 +131,23 @@ export async function startService(config: Config, options: StartOptions = {}): 
     });
 
     const now = clock();
-    const recovered = await store.recoverInterrupted(MAX_RENDER_ATTEMPTS, now);
+    const recovered = await store.recoverInterrupted(MAX_RENDER_ATTEMPTS, now, (jobId) => loadRenderResult(config.outputsDir, jobId));
     const historySince = new Date(now.getTime() - HISTORY_HALF_LIVES * config.fairShare.halfLifeMinutes * 60_000);
     const queued = await store.listQueued();
     const service = new VideoService({ config, store, worker, settings, audit, costModel, events, mediaLinks, logger, clock });
     // Subscribed before the queue is restored: threads of jobs that resume or finish at once still get their updates.
     const chat = createChatAdapters(config, service, logger, options.chat);
     worker.start(await store.usageHistory(historySince), queued);
+    for (const job of recovered.succeeded) events.emit({ type: 'succeeded', job });
     for (const job of recovered.requeued) events.emit({ type: 'requeued', job, reason: 'restart' });
     for (const job of recovered.failed) events.emit({ type: 'failed', job, error: job.error ?? { code: 'unknown', message: '' } });
     logger.info(
-      { queued: queued.length, requeuedAfterCrash: recovered.requeued.map((j) => j.id), failedAfterCrash: recovered.failed.map((j) => j.id) },
+      {
+        queued: queued.length,
+        recordedAfterCrash: recovered.succeeded.map((j) => j.id),
+        requeuedAfterCrash: recovered.requeued.map((j) => j.id),
+        failedAfterCrash: recovered.failed.map((j) => j.id),
+      },
       'queue restored',
     );
 

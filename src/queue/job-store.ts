@@ -7,6 +7,7 @@ import { videoBotError } from '../core/messages.js';
 import type { Job, JobOutput, JobStatus, Platform, ReplyContext, Requester, Role } from '../core/jobs.js';
 import type { RenderParams } from '../core/ports.js';
 import type { Prisma, PrismaClient } from '../db/database.js';
+import type { RenderResult } from './render-result.js';
 import { nextReset, quotaViolation, resolveQuota, utcDay, type QuotaLimits, type QuotaOverride, type QuotaUsage, type ResolvedQuota } from '../core/quota.js';
 
 type Tx = Prisma.TransactionClient;
@@ -274,17 +275,27 @@ export class JobStore {
   }
 
   /**
-   * After a crash: jobs left `running` go back to the queue when they have attempts left, else fail with
-   * JobInterrupted (refunded). A requeued job's start time is cleared, which takes its charge out of the fair-share
-   * history: the scheduler is back in the state it was in when it picked the job, so it picks it first again and
-   * the other waiting jobs keep their order.
+   * After a crash or a shutdown: a job left `running` whose render had finished (`finishedRender` returns its kept
+   * result: the database was unavailable when it ended) is recorded as succeeded. The others go back to the queue
+   * when they have attempts left, else fail with JobInterrupted (refunded). A requeued job's start time is cleared,
+   * which takes its charge out of the fair-share history: the scheduler is back in the state it was in when it picked
+   * the job, so it picks it first again and the other waiting jobs keep their order.
    */
-  async recoverInterrupted(maxAttempts: number, at: Date): Promise<{ requeued: Job[]; failed: Job[] }> {
+  async recoverInterrupted(
+    maxAttempts: number,
+    at: Date,
+    finishedRender: (jobId: string) => Promise<RenderResult | undefined>,
+  ): Promise<{ succeeded: Job[]; requeued: Job[]; failed: Job[] }> {
     const running = await this.prisma.job.findMany({ where: { status: 'running' }, orderBy: { seq: 'asc' } });
+    const succeeded: Job[] = [];
     const requeued: Job[] = [];
     const failed: Job[] = [];
     for (const row of running) {
-      if (row.attempts < maxAttempts) {
+      const result = await finishedRender(row.id);
+      if (result !== undefined) {
+        const job = await this.markSucceeded(row.id, result.output, result.gpuSeconds, result.finishedAt);
+        if (job !== null) succeeded.push(job);
+      } else if (row.attempts < maxAttempts) {
         const job = await this.#transition(row.id, ['running'], async (tx) => {
           await tx.job.update({ where: { id: row.id }, data: { status: 'queued', progressStep: 0, etaMs: null, startedAt: null } });
         });
@@ -295,7 +306,7 @@ export class JobStore {
         if (job !== null) failed.push(job);
       }
     }
-    return { requeued, failed };
+    return { succeeded, requeued, failed };
   }
 
   async promote(id: string, at: Date): Promise<Job | null> {

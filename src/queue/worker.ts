@@ -3,6 +3,7 @@
 // While the engine is missing or not ready the queue is paused: jobs wait, nothing fails.
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join, relative, isAbsolute } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import { ErrorCode, VideoBotError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
@@ -14,6 +15,7 @@ import type { Logger } from '../log.js';
 import type { CostModel } from './cost-model.js';
 import { fairShareQueueClass, type FairShareAddOptions, type FairShareEntry, type FairShareQueue } from './fair-share-queue.js';
 import type { JobStore, UsageCharge } from './job-store.js';
+import { saveRenderResult, type RenderResult } from './render-result.js';
 import { FairShareScheduler } from './scheduler.js';
 
 export interface WorkerOptions {
@@ -48,6 +50,9 @@ interface ActiveJob {
 const RETRY_START_MS = 5_000;
 /** How long shutdown waits for aborted renders to stop. */
 const ABORT_GRACE_MS = 30_000;
+/** Pauses between attempts to record a job's end while the database is unavailable: doubling from the first. */
+const RECORD_RETRY_FIRST_MS = 250;
+const RECORD_RETRY_MAX_MS = 5_000;
 
 const NO_ENGINE: EngineStatus = {
   ready: false,
@@ -70,6 +75,8 @@ export class Worker {
   #engine: EngineStatus;
   #poll: NodeJS.Timeout | undefined;
   #draining = false;
+  /** Aborted when shutdown stops waiting for running jobs: retries to record a job's end stop. */
+  readonly #shutdown = new AbortController();
 
   constructor(options: WorkerOptions) {
     this.#options = options;
@@ -185,6 +192,7 @@ export class Worker {
     if (this.#poll !== undefined) clearInterval(this.#poll);
     const all = () => Promise.all([...this.#running.values()].map((a) => a.finished));
     await Promise.race([all(), delay(timeoutMs)]);
+    this.#shutdown.abort();
     for (const active of this.#running.values()) active.controller.abort({ kind: 'shutdown' } satisfies AbortReason);
     // A renderer that ignores the abort must not block shutdown; its job stays `running` and is recovered at start.
     await Promise.race([all(), delay(ABORT_GRACE_MS)]);
@@ -252,11 +260,7 @@ export class Worker {
       logger.info({ jobId }, 'render finished');
       const checked = await checkOutput(output, outputDir);
       const gpuSeconds = output.gpuSeconds > 0 ? output.gpuSeconds : this.#elapsedSeconds(startedAt);
-      const done = await store.markSucceeded(jobId, checked, gpuSeconds, this.#clock());
-      this.#options.costModel.observe(started.params, gpuSeconds);
-      this.#scheduler.charge(started.user.id, gpuSeconds - started.estimatedSeconds, startedAt.getTime());
-      if (done !== null) events.emit({ type: 'succeeded', job: done });
-      logger.info({ jobId, gpuSeconds: round(gpuSeconds), bytes: checked.bytes }, 'job succeeded');
+      await this.#settleSuccess(started, startedAt, { output: checked, gpuSeconds, finishedAt: this.#clock() });
     } catch (error) {
       if (started !== null) await this.#settleFailure(started, startedAt, controller.signal, error);
       else this.#retryLater(queuedJob, startedAt, error);
@@ -279,6 +283,49 @@ export class Worker {
     }, RETRY_START_MS).unref();
   }
 
+  /**
+   * Records a finished render. Its result is kept beside its files first, so that recovery at the next start records
+   * it if this process stops before the database has (render-result.ts). Never throws: a recording problem must not
+   * turn a finished render into a failed one, which would delete its files.
+   */
+  async #settleSuccess(job: Job, startedAt: Date, result: RenderResult): Promise<void> {
+    const { store, events, logger } = this.#options;
+    this.#options.costModel.observe(job.params, result.gpuSeconds);
+    this.#scheduler.charge(job.user.id, result.gpuSeconds - job.estimatedSeconds, startedAt.getTime());
+    await saveRenderResult(this.#options.outputsDir, job.id, result).catch((error: unknown) => {
+      logger.warn({ err: error, jobId: job.id }, 'could not keep the render result beside its files');
+    });
+    try {
+      const done = await this.#recordEnd(job.id, () => store.markSucceeded(job.id, result.output, result.gpuSeconds, result.finishedAt));
+      if (done === null) return;
+      events.emit({ type: 'succeeded', job: done });
+      logger.info({ jobId: job.id, gpuSeconds: round(result.gpuSeconds), bytes: result.output.bytes }, 'job succeeded');
+    } catch (error) {
+      logger.error({ err: error, jobId: job.id }, 'could not record the end of a job; recovery at the next start records it');
+    }
+  }
+
+  /**
+   * Runs `write`, which records a job's end, again with growing pauses while the database is unavailable (a restart,
+   * a lock), so that a job that ended meanwhile is recorded once, when the database is back. Returns null (as a write
+   * does when the job was no longer running) when shutdown stops the retries: the job stays `running` for recovery.
+   */
+  async #recordEnd(jobId: string, write: () => Promise<Job | null>): Promise<Job | null> {
+    for (let pauseMs = RECORD_RETRY_FIRST_MS; ; pauseMs = Math.min(pauseMs * 2, RECORD_RETRY_MAX_MS)) {
+      try {
+        return await write();
+      } catch (error) {
+        if (!(error instanceof VideoBotError && error.is(ErrorCode.Unavailable))) throw error;
+        if (this.#shutdown.signal.aborted) {
+          this.#options.logger.warn({ jobId }, 'stopping while the database is unavailable; the job stays running and recovery at the next start settles it');
+          return null;
+        }
+        this.#options.logger.warn({ jobId, retryInMs: pauseMs }, 'the database is unavailable; retrying to record the end of a job');
+        await sleep(pauseMs, undefined, { signal: this.#shutdown.signal }).catch(() => undefined);
+      }
+    }
+  }
+
   async #settleFailure(job: Job, startedAt: Date, signal: AbortSignal, error: unknown): Promise<void> {
     const { store, events, logger } = this.#options;
     const elapsed = this.#elapsedSeconds(startedAt);
@@ -288,18 +335,20 @@ export class Worker {
     const reason = signal.aborted ? (signal.reason as AbortReason) : undefined;
     try {
       if (reason?.kind === 'cancel') {
-        const done = await store.markCancelled(job.id, 'running', elapsed, this.#clock());
+        const done = await this.#recordEnd(job.id, () => store.markCancelled(job.id, 'running', elapsed, this.#clock()));
         if (done !== null) events.emit({ type: 'cancelled', job: done, actor: reason.actor });
         logger.info({ jobId: job.id }, 'running job cancelled');
       } else if (reason?.kind === 'shutdown') {
-        const done = await store.requeue(job.id);
+        const done = await this.#recordEnd(job.id, () => store.requeue(job.id));
         if (done !== null) events.emit({ type: 'requeued', job: done, reason: 'shutdown' });
         logger.info({ jobId: job.id }, 'running job put back in the queue for the restart');
       } else {
         // A renderer's VideoBotError already speaks to the requester; anything else is told as it is.
         const message = error instanceof Error ? error.message : String(error);
         const failure = error instanceof VideoBotError ? error : videoBotError(ErrorCode.EngineFailed, { reason: message }, { cause: error });
-        const done = await store.markFailed(job.id, { code: failure.code, message: failure.message }, elapsed, this.#clock());
+        const done = await this.#recordEnd(job.id, () =>
+          store.markFailed(job.id, { code: failure.code, message: failure.message }, elapsed, this.#clock()),
+        );
         if (done !== null) events.emit({ type: 'failed', job: done, error: { code: failure.code, message: failure.message } });
         // The cause is what the operator must fix (which binary, which folder); the message is the requester's.
         logger.error({ err: failure.cause ?? failure, jobId: job.id }, 'job failed');
