@@ -6,9 +6,13 @@ import { Recorder } from '../fakes/recorder.js';
 export class EventRecorder extends Recorder<ServiceEvent> {
   readonly unsubscribe: () => void;
 
-  constructor(service: VideoService, options: { replay?: boolean } = {}) {
+  /**
+   * Records `service`'s events from now on; without a service, what is pushed (a listener given to startService
+   * pushes from the very first event, including those of recovery at the start).
+   */
+  constructor(service?: VideoService, options: { replay?: boolean } = {}) {
     super(describeEvent, { timeoutMs: 15_000 });
-    this.unsubscribe = service.subscribe((event) => this.push(event), options);
+    this.unsubscribe = service === undefined ? () => undefined : service.subscribe((event) => this.push(event), options);
   }
 
   /** Every event recorded so far. */

@@ -63,19 +63,25 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const renderer = options.renderer === null ? undefined : (options.renderer ?? new TestRenderer());
   const logLines: string[] = [];
   const logger = createLogger({ level: 'info', secrets: configSecrets(config), destination: { write: (line: string) => void logLines.push(line) } });
+  const events = new EventRecorder();
+  let recording = true;
   const running = await startService(config, {
     logger,
+    listeners: [
+      (event) => {
+        if (recording) events.push(event);
+      },
+    ],
     listen: false,
     enginePollMs: options.enginePollMs ?? 20,
     ...(renderer === undefined ? {} : { renderer }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
-  const events = new EventRecorder(running.service);
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    events.unsubscribe();
+    recording = false;
     await running.close();
   };
   return {

@@ -1,0 +1,197 @@
+// Database faults under a running service (the real service in-process with the test renderer): a private Postgres
+// server stopped and started again (as `pg_ctlcluster … restart` does) or killed with SIGKILL, and a SQLite file
+// locked by another process. While the database is away /healthz says `unavailable`, submits are refused within
+// seconds with a 503 and one plain sentence, and a render that finishes meanwhile waits; once the database is back
+// the service is healthy again without a restart, records that job once (one settle in the usage ledger, one
+// `succeeded` event, rendered once) and takes new jobs. A shutdown during the outage keeps the finished render for
+// the next start.
+import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { ErrorCode, VideoBotError } from '../../src/core/errors.js';
+import { RETRY_AFTER_SECONDS } from '../../src/db/database-faults.js';
+import type { SubmitRequest } from '../../src/service/video-service.js';
+import { jobEvent } from '../support/events.js';
+import { startPrivatePostgres } from '../support/private-postgres.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-databases.js';
+import { TestRenderer } from '../support/test-renderer.js';
+import { startTestService, type TestService } from '../support/test-service.js';
+
+const user = { platform: 'api', id: 'outage-client' };
+const small = { frames: 2, steps: 3, width: 64, height: 64 };
+/** Far below the 15 s busy timeout and the 60 s transaction wait a submit could meet before. */
+const QUICK_REFUSAL_MS = 5_000;
+
+function chatSubmit(prompt: string): SubmitRequest {
+  return {
+    requester: { platform: 'discord', platformUserId: 'dana' },
+    options: { prompt, ...small },
+    reply: { platform: 'discord', channelId: 'c1' },
+  };
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+async function healthStatus(t: TestService): Promise<{ code: number; status: string; database: string }> {
+  const response = await t.request('GET', '/healthz', undefined, null);
+  const body = response.json() as { status: string; database: string };
+  return { code: response.statusCode, status: body.status, database: body.database };
+}
+
+/**
+ * What clients see during the outage, asked all at once: /healthz, three HTTP API submits (503 with Retry-After) and a
+ * chat submit (the same coded error, hence the same sentence in a chat reply).
+ */
+async function expectUnavailable(t: TestService): Promise<void> {
+  const started = Date.now();
+  const [health, chat, ...responses] = await Promise.all([
+    healthStatus(t),
+    t.service.submit(chatSubmit('from chat')).then(
+      () => assert.fail('a chat submit was accepted during the outage'),
+      (error: unknown) => error,
+    ),
+    ...['one', 'two', 'three'].map((n) => t.request('POST', '/api/v1/jobs', { user, prompt: `during ${n}`, ...small })),
+  ]);
+  const waitedMs = Date.now() - started;
+  assert.deepEqual(health, { code: 503, status: 'unavailable', database: 'unreachable' });
+  assert.ok(chat instanceof VideoBotError && chat.is(ErrorCode.Unavailable), String(chat));
+  for (const response of responses) {
+    assert.equal(response.statusCode, 503, response.body);
+    assert.equal(response.headers['retry-after'], String(RETRY_AFTER_SECONDS));
+    const { error } = response.json() as { error: { code: string; message: string } };
+    assert.equal(error.code, ErrorCode.Unavailable);
+    assert.equal(error.message, `The service's database is not available right now. Please try again in ${RETRY_AFTER_SECONDS} seconds.`);
+  }
+  assert.ok(waitedMs < QUICK_REFUSAL_MS, `the requests waited ${waitedMs} ms for their 503`);
+}
+
+async function settleEntries(t: TestService, jobId: string): Promise<number> {
+  return t.running.db.prisma.usageEntry.count({ where: { jobId, kind: 'settle' } });
+}
+
+/**
+ * Starts a render, breaks the database (`breakIt`) while it runs, lets the render finish during the outage, checks
+ * what clients see, repairs the database (`repair`) and checks that everything carries on.
+ */
+async function renderThroughOutage(t: TestService, renderer: TestRenderer, breakIt: () => Promise<void>, repair: () => Promise<void>): Promise<void> {
+  renderer.hold();
+  const { job } = await t.service.submit(chatSubmit('finishes during the outage'));
+  await t.events.waitFor(jobEvent('started', job.id));
+
+  await breakIt();
+  renderer.release();
+  await until('the worker retries recording the finished render', () => t.logLines.some((line) => line.includes('retrying to record the end of a job')));
+  await expectUnavailable(t);
+  assert.equal(t.events.events.some(jobEvent('succeeded', job.id)), false);
+
+  await repair();
+  await until('/healthz says ok again', async () => (await healthStatus(t)).status === 'ok');
+  await t.events.waitFor(jobEvent('succeeded', job.id), 15_000);
+  const stored = await t.service.getJob(job.id);
+  assert.equal(stored.status, 'succeeded');
+  assert.equal(stored.attempts, 1);
+  assert.equal(renderer.renders.length, 1, 'rendered once');
+  assert.equal(await settleEntries(t, job.id), 1, 'charged once');
+
+  const after = await t.request('POST', '/api/v1/jobs', { user, prompt: 'after the outage', ...small });
+  assert.equal(after.statusCode, 202, after.body);
+  const next = (after.json() as { id: string }).id;
+  await t.events.waitFor(jobEvent('succeeded', next));
+  assert.equal(t.events.events.filter(jobEvent('succeeded', job.id)).length, 1, 'one succeeded event');
+}
+
+/** A child process holding the SQLite file's write lock until `release()` (which may be called again). */
+async function lockSqlite(database: TestDatabase): Promise<{ release(): Promise<void> }> {
+  const holder = fork(fileURLToPath(new URL('../support/sqlite-lock-holder.cjs', import.meta.url)), [database.url.slice('file:'.length)]);
+  const exited = new Promise((resolve) => holder.once('exit', resolve));
+  await new Promise<void>((resolve, reject) => {
+    holder.once('message', () => resolve());
+    holder.once('exit', (code) => reject(new Error(`the lock holder exited (${code}) before locking`)));
+  });
+  return {
+    release: async () => {
+      if (holder.connected) holder.send('release');
+      await exited;
+    },
+  };
+}
+
+// Bounds a test that goes wrong (a wait that never ends) so that it fails instead of hanging.
+const TEST_OPTIONS = { timeout: 60_000 };
+
+describe('database faults under a running service', () => {
+  for (const fault of ['stopped and started again', 'killed with SIGKILL and started again'] as const) {
+    it(`Postgres ${fault}: unavailable meanwhile, then carries on and records the finished render once`, TEST_OPTIONS, async () => {
+      const postgres = await startPrivatePostgres();
+      const renderer = new TestRenderer();
+      const t = await startTestService({ database: postgres.database, renderer });
+      try {
+        await renderThroughOutage(t, renderer, () => (fault === 'stopped and started again' ? postgres.stop() : postgres.kill()), () => postgres.start());
+      } finally {
+        await t.destroy();
+        await postgres.destroy();
+      }
+    });
+  }
+
+  it('SQLite locked by another process: unavailable meanwhile, then carries on and records the finished render once', TEST_OPTIONS, async () => {
+    const renderer = new TestRenderer();
+    const t = await startTestService({ provider: 'sqlite', renderer });
+    try {
+      let lock: { release(): Promise<void> } | undefined;
+      try {
+        await renderThroughOutage(
+          t,
+          renderer,
+          async () => void (lock = await lockSqlite(t.database)),
+          () => lock!.release(),
+        );
+      } finally {
+        await lock?.release();
+      }
+    } finally {
+      await t.destroy();
+    }
+  });
+
+  it('a shutdown during the outage keeps the finished render: the next start records it once without rendering it again', TEST_OPTIONS, async () => {
+    const database = await createTestDatabase('sqlite');
+    const renderer = new TestRenderer();
+    const first = await startTestService({ database, renderer, env: { DRAIN_TIMEOUT_SECONDS: '1' } });
+    let second: TestService | undefined;
+    let lock: { release(): Promise<void> } | undefined;
+    try {
+      renderer.hold();
+      const { job } = await first.service.submit(chatSubmit('finishes before the shutdown'));
+      await first.events.waitFor(jobEvent('started', job.id));
+      lock = await lockSqlite(database);
+      renderer.release();
+      await until('the worker retries recording the finished render', () => first.logLines.some((line) => line.includes('retrying to record the end of a job')));
+      await first.stop();
+      assert.equal(first.events.events.some(jobEvent('succeeded', job.id)), false);
+      await lock.release();
+
+      const restarted = new TestRenderer();
+      second = await startTestService({ database, dataDir: first.dataDir, renderer: restarted });
+      const recorded = await second.events.waitFor(jobEvent('succeeded', job.id));
+      assert.equal(recorded.job.output?.mediaPath, `${first.dataDir}/outputs/${job.id}/video.mp4`);
+      const stored = await second.service.getJob(job.id);
+      assert.equal(stored.status, 'succeeded');
+      assert.equal(restarted.renders.length, 0, 'not rendered again');
+      assert.equal(await settleEntries(second, job.id), 1, 'charged once');
+      assert.equal(second.events.events.filter(jobEvent('succeeded', job.id)).length, 1);
+    } finally {
+      await lock?.release();
+      await second?.destroy();
+      await first.destroy();
+      await database.drop();
+    }
+  });
+});
