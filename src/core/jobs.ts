@@ -79,6 +79,8 @@ export interface Job {
   reply: ReplyContext;
   /** The job this one rerolls or reproduces. */
   parentJobId: string | null;
+  /** While running: the worker (process) rendering it (WorkerStatus.id). */
+  workerId: string | null;
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;

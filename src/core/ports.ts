@@ -54,6 +54,8 @@ export interface EngineStatus {
   demo: boolean;
   device: 'cpu' | 'cuda';
   executionProvider: string;
+  /** Hash of the model's configs and tokenizer, once the model folder is found: the workers of one pool must match. */
+  fingerprint?: string;
   /** Why the engine is not ready, or a notable fact (for example why `auto` fell back to CPU). */
   message?: string;
 }

@@ -1,5 +1,6 @@
-// What the queue looks like from outside: running jobs, waiting jobs in run order with positions and ETAs, and the
-// engine's state. Plain data, made by the queue's worker and shown by every adapter.
+// What the queue looks like from outside: running jobs, waiting jobs in run order with positions and ETAs, the
+// engine's state and the pool of processes that render. Plain data, made by the queue's view and shown by every
+// adapter.
 import type { Job } from './jobs.js';
 import type { EngineStatus } from './ports.js';
 
@@ -16,10 +17,34 @@ export interface RunningJob {
   etaSeconds: number | null;
 }
 
+/** One process that renders (`t2v serve` with an engine, or `t2v worker`), as it last reported itself. */
+export interface WorkerStatus {
+  id: string;
+  /** WORKER_NAME, by default host:pid. */
+  name: string;
+  host: string;
+  pid: number;
+  slots: number;
+  model: string;
+  demo: boolean;
+  device: string;
+  executionProvider: string;
+  ready: boolean;
+  message: string | null;
+  /** Measured seconds per cost unit (see the cost model); null before its first job. */
+  secondsPerUnit: number | null;
+  runningJobIds: string[];
+  startedAt: Date;
+  heartbeatAt: Date;
+}
+
 export interface QueueSnapshot {
   running: RunningJob[];
   queued: QueuedPosition[];
+  /** The pool's engine: ready when a live worker is; what the first ready (else the first) worker runs. */
   engine: EngineStatus;
+  /** Live workers, by start. */
+  workers: WorkerStatus[];
 }
 
 export interface QueueCounts {

@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import { DEMO_MODEL_LABEL, DEMO_MODEL_NOTICE, ensureDemoModel } from './demo/demo_model.js';
 import type { RandomModelProgress } from './demo/random_model.js';
 import { type CudaProviderProbe, EngineDeviceError, EXECUTION_PROVIDER_NAME, planDevice, probeCudaProvider } from './device.js';
+import { modelFingerprint } from './model_fingerprint.js';
 import { ModelConfigError } from './models/model_config.js';
 import { OrtSessionError, type SessionOptions } from './onnx/session.js';
 import {
@@ -133,6 +134,7 @@ export class Engine implements Renderer {
   #pipeline: TextToVideoSDPipeline | undefined;
   #schedulerConfig: Record<string, unknown> = {};
   #decodeMsPerMegapixel: number | undefined;
+  #fingerprint: string | undefined;
   readonly #loaded: Promise<void>;
   readonly demo: boolean;
   readonly modelLabel: string;
@@ -166,6 +168,7 @@ export class Engine implements Renderer {
       demo: this.demo,
       device: this.#device,
       executionProvider: EXECUTION_PROVIDER_NAME[this.#device],
+      ...(this.#fingerprint === undefined ? {} : { fingerprint: this.#fingerprint }),
       ...(messages.length > 0 ? { message: messages.join('; ') } : {}),
     };
   }
@@ -180,6 +183,7 @@ export class Engine implements Renderer {
         logger.info(plan.reason);
       }
       const modelDir = await this.#modelFolder();
+      this.#fingerprint = await modelFingerprint(modelDir);
       logger.info({ model: this.modelLabel, device: plan.device, demo: this.demo }, 'loading the model');
       if (this.demo) logger.warn(DEMO_MODEL_NOTICE);
       this.#schedulerConfig = await readSchedulerConfig(join(modelDir, 'scheduler')).catch((error: unknown) => {

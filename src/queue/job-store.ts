@@ -539,6 +539,7 @@ export function toJob(row: JobRow): Job {
       ...(extra === undefined ? {} : { extra }),
     },
     parentJobId: row.parentJobId,
+    workerId: row.workerId,
     createdAt: row.createdAt,
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,

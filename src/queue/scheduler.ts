@@ -180,6 +180,29 @@ export class FairShareScheduler<T extends PendingJob = PendingJob> {
   }
 }
 
+/** A GPU-time charge from the past: what a job started at `startedAt` cost (actual seconds, or the estimate while running). */
+export interface PastCharge {
+  userId: string;
+  startedAt: Date;
+  seconds: number;
+}
+
+/**
+ * The scheduler in the state the queue is in: the charges of the jobs started so far (in start order), then the
+ * waiting jobs. Picks start as charges at the estimate and are corrected to the actual time at their start time, so
+ * charging each started job once at its start with its final cost gives the same usage: the state can be rebuilt
+ * from the database alone, by any process (restart recovery, every worker's claim, every front's view).
+ */
+export function restoreScheduler<T extends PendingJob>(options: FairShareOptions, history: readonly PastCharge[], pending: readonly T[]): FairShareScheduler<T> {
+  const scheduler = new FairShareScheduler<T>(options);
+  for (const charge of history) {
+    scheduler.charge(charge.userId, charge.seconds, charge.startedAt.getTime());
+    scheduler.markServed(charge.userId, charge.startedAt.getTime());
+  }
+  for (const job of pending) scheduler.enqueue(job);
+  return scheduler;
+}
+
 function newState(at: number): UsageState {
   return { value: 0, at, lastServedAt: Number.NEGATIVE_INFINITY, lastServedRank: 0 };
 }

@@ -179,7 +179,7 @@ export class Worker {
       slotFree.sort((a, b) => a - b);
       return { job, position: index + 1, etaSeconds: ready ? round(end) : null };
     });
-    return { running, queued, engine: this.#engine };
+    return { running, queued, engine: this.#engine, workers: [] };
   }
 
   /**

@@ -163,6 +163,7 @@ describe('Discord render', () => {
         { job: mine, position: 2, etaSeconds: 90 },
       ],
       engine,
+      workers: [],
     }).content;
     assert.equal(
       text,

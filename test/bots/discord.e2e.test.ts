@@ -238,7 +238,7 @@ test('errors in plain words: a banned word at command time (ephemeral), an engin
   const { statusId } = await videoCommand(bot, {});
   const posted = await fake.waitFor(is('POST', `/channels/${statusId}/messages`), RENDER_WAIT_MS);
   const content = String((posted.json as Wire).content);
-  assert.match(content, new RegExp(`^<@${alice.id}> Rendering failed: .*ffmpeg.*\\. Your quota for it was refunded\\. \\(job [0-9a-f-]+\\)$`));
+  assert.match(content, new RegExp(`^<@${alice.id}> Rendering failed: .*ffmpeg.*\\. Your quota for it was refunded\\. Please try again later\\. \\(job [0-9a-f-]+\\)$`));
   assert.doesNotMatch(content, /\n\s+at |Error:/, 'no stack trace');
   const failed = await fake.waitFor((r) => is('PATCH', `/channels/${fake.textChannelId}/messages/${statusId}`)(r) && String(embedOf(r).description).startsWith('Failed: Rendering failed'));
   const [tryAgain, ...others] = buttonIds(failed);

@@ -18,6 +18,7 @@ export function jobFixture(overrides: Partial<Job> = {}): Job {
     gpuSeconds: 12.34,
     reply: { platform: 'discord', channelId: 'c1', messageId: 'm1', threadId: 'm1' },
     parentJobId: null,
+    workerId: null,
     createdAt: new Date('2026-11-22T10:00:00Z'),
     startedAt: new Date('2026-11-22T10:00:05Z'),
     finishedAt: new Date('2026-11-22T10:00:18Z'),
