@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../core/errors.js';
 import { videoBotError } from '../core/messages.js';
-import type { Job, JobOutput, JobStatus, Platform, ReplyContext, Requester, Role } from '../core/jobs.js';
+import { FINISHED_STATUSES, type Job, type JobOutput, type JobStatus, type Platform, type ReplyContext, type Requester, type Role } from '../core/jobs.js';
 import type { RenderParams } from '../core/ports.js';
 import type { Prisma, PrismaClient } from '../db/database.js';
 import type { RenderResult } from './render-result.js';
@@ -39,6 +39,16 @@ export interface SubmitInput {
 export interface DeliveryRecord {
   key: string;
   expiresAt: Date;
+}
+
+/** A chat delivery claimed and not handled yet, with what its adapter stored to finish it. */
+export interface UnhandledDelivery {
+  key: string;
+  claimedAt: Date;
+  /** The adapter's JSON, as stored with the claim. */
+  request: string;
+  statusMessageId: string | null;
+  jobId: string | null;
 }
 
 export interface Submitted {
@@ -104,13 +114,14 @@ export class JobStore {
   /**
    * Claims a delivery: true for the first delivery of its key, false while a record of the key is kept (a retry or
    * a duplicate, even one arriving while the first is still being handled). One statement, so concurrent deliveries
-   * race safely across processes: exactly one inserts. An expired record that the sweep has not deleted yet counts as
-   * none and is taken over.
+   * race safely across processes: exactly one inserts, with the `request` its adapter needs to finish it after a
+   * crash. An expired record that the sweep has not deleted yet counts as none and is taken over.
    */
-  async claimDelivery(delivery: DeliveryRecord, now: Date): Promise<boolean> {
+  async claimDelivery(delivery: DeliveryRecord, request: string | null, now: Date): Promise<boolean> {
     const claimed = await this.prisma.$executeRaw`
-      INSERT INTO "Delivery" ("key", "claimedAt", "expiresAt") VALUES (${delivery.key}, ${now}, ${delivery.expiresAt})
-      ON CONFLICT ("key") DO UPDATE SET "claimedAt" = excluded."claimedAt", "expiresAt" = excluded."expiresAt", "jobId" = NULL
+      INSERT INTO "Delivery" ("key", "claimedAt", "expiresAt", "request") VALUES (${delivery.key}, ${now}, ${delivery.expiresAt}, ${request})
+      ON CONFLICT ("key") DO UPDATE SET "claimedAt" = excluded."claimedAt", "expiresAt" = excluded."expiresAt", "jobId" = NULL,
+        "request" = excluded."request", "statusMessageId" = NULL, "handledAt" = NULL
       WHERE "Delivery"."expiresAt" <= excluded."claimedAt"`;
     return claimed === 1;
   }
@@ -118,6 +129,24 @@ export class JobStore {
   /** Forgets deliveries whose record has expired; returns how many. */
   async deleteExpiredDeliveries(now: Date): Promise<number> {
     return (await this.prisma.delivery.deleteMany({ where: { expiresAt: { lte: now } } })).count;
+  }
+
+  async recordDeliveryStatusMessage(key: string, statusMessageId: string): Promise<void> {
+    await this.prisma.delivery.updateMany({ where: { key }, data: { statusMessageId } });
+  }
+
+  /** The delivery's handling ended; its stored request is no longer needed (and may hold a token), so it goes. */
+  async markDeliveryHandled(key: string, at: Date): Promise<void> {
+    await this.prisma.delivery.updateMany({ where: { key, handledAt: null }, data: { handledAt: at, request: null } });
+  }
+
+  /** Deliveries with a stored request, claimed before `claimedBefore`, not handled and not expired, oldest first. */
+  async unhandledDeliveries(keyPrefix: string, claimedBefore: Date, now: Date): Promise<UnhandledDelivery[]> {
+    const rows = await this.prisma.delivery.findMany({
+      where: { key: { startsWith: keyPrefix }, handledAt: null, request: { not: null }, claimedAt: { lt: claimedBefore }, expiresAt: { gt: now } },
+      orderBy: { claimedAt: 'asc' },
+    });
+    return rows.map((row) => ({ key: row.key, claimedAt: row.claimedAt, request: row.request!, statusMessageId: row.statusMessageId, jobId: row.jobId }));
   }
 
   /**
@@ -327,6 +356,27 @@ export class JobStore {
   /** Forgets a job's files after the retention sweep deleted them; the job itself stays in the history. */
   async clearOutput(id: string): Promise<void> {
     await this.prisma.job.update({ where: { id }, data: { outputPath: null, posterPath: null, outputType: null, outputBytes: null } });
+  }
+
+  /** The chat adapter sent the job's final message (the first record counts). */
+  async markReplied(id: string, at: Date): Promise<void> {
+    await this.prisma.job.updateMany({ where: { id, repliedAt: null }, data: { repliedAt: at } });
+  }
+
+  /** Finished jobs answered on `platform` whose final message was never recorded as sent, finished since `since`, oldest first. */
+  async unrepliedJobs(platform: Platform, since: Date): Promise<Job[]> {
+    const rows = await this.prisma.job.findMany({
+      where: {
+        status: { in: [...FINISHED_STATUSES] },
+        replyPlatform: platform,
+        replyMessageId: { not: null },
+        repliedAt: null,
+        finishedAt: { gte: since },
+      },
+      orderBy: { finishedAt: 'asc' },
+      include: { user: true },
+    });
+    return rows.map(toJob);
   }
 
   async get(id: string): Promise<Job | null> {

@@ -39,6 +39,20 @@ export interface DerivedRequest {
   deliveryKey?: string;
 }
 
+/** A delivery claimed before a restart and not handled, with its stored request and progress. */
+export interface ClaimedDelivery {
+  key: string;
+  claimedAt: Date;
+  /** What the adapter stored with the claim (its own JSON, parsed). */
+  request: unknown;
+  /** The status message posted for it, if that was recorded. */
+  statusMessageId: string | null;
+  /** The job it made, if its submit committed. */
+  jobId: string | null;
+}
+
+export type ChatPlatform = Extract<Platform, 'discord' | 'slack'>;
+
 export interface SubmitResult {
   job: Job;
   /** 1 = runs next; 0 = already starting. */
@@ -90,6 +104,19 @@ const DAY_MS = 86_400_000;
  */
 export const DELIVERY_LIFETIME_MS = DAY_MS;
 const DELIVERY_KEY_MAX_LENGTH = 255;
+/** The most an adapter may store with a claim (as JSON): a request as parsed and where to answer it. */
+const DELIVERY_REQUEST_MAX_LENGTH = 8_192;
+/**
+ * How long after its end a chat job whose final message was never recorded as sent (the process stopped first) is
+ * still answered by the next start: long enough for a restart after a night's outage, short enough that nobody gets
+ * a video for a request they have long forgotten or already repeated (and that its file is still kept).
+ */
+const FINAL_REPLY_RECOVERY_MS = DAY_MS;
+/**
+ * Internal setting: when this database began recording final replies (Job.repliedAt). Jobs that finished before it
+ * were answered by a version that did not record it, and must not be answered again.
+ */
+const REPLIES_RECORDED_SINCE = 'repliesRecordedSince';
 
 // An override allows the values its default setting allows (or null), so the ranges and their wording come from there.
 const quotaPatchSchema = z
@@ -130,16 +157,53 @@ export class VideoService {
    * Claims a delivery by its sender's id (a Slack `event_id` or `trigger_id`, a Discord interaction id): true for the
    * first delivery, which the adapter then handles; false for a retry or duplicate, even one arriving while the first
    * is still being handled, which the adapter acknowledges and drops (no reply, no job). Claim before anything the
-   * user can see. The record is kept in the database, across restarts, for DELIVERY_LIFETIME_MS.
+   * user can see. The record is kept in the database, across restarts, for DELIVERY_LIFETIME_MS, with `request`: what
+   * the adapter needs to finish handling the delivery if the process stops first (see unhandledDeliveries).
    */
-  async claimDelivery(key: string): Promise<boolean> {
+  async claimDelivery(key: string, request?: object): Promise<boolean> {
     const now = this.#clock();
-    return this.#d.store.claimDelivery(deliveryRecord(checkDeliveryKey(key), now), now);
+    return this.#d.store.claimDelivery(deliveryRecord(checkDeliveryKey(key), now), request === undefined ? null : checkDeliveryRequest(request), now);
   }
 
   /** Deletes the delivery records that have expired (the hourly sweep). */
   async forgetExpiredDeliveries(): Promise<number> {
     return this.#d.store.deleteExpiredDeliveries(this.#clock());
+  }
+
+  /** Records the status message posted for a claimed delivery, so that a resumed handling reuses it. */
+  async recordDeliveryStatusMessage(key: string, statusMessageId: string): Promise<void> {
+    await this.#d.store.recordDeliveryStatusMessage(key, statusMessageId);
+  }
+
+  /** Records that a claimed delivery was handled (answered, or given up): it is not resumed after a restart. */
+  async deliveryHandled(key: string): Promise<void> {
+    await this.#d.store.markDeliveryHandled(key, this.#clock());
+  }
+
+  /**
+   * The deliveries of a chat platform that were claimed with a request before `claimedBefore` (by a process that
+   * stopped) and never handled, oldest first, as long as their record is kept: the adapter resumes those it still can.
+   */
+  async unhandledDeliveries(platform: ChatPlatform, claimedBefore: Date): Promise<ClaimedDelivery[]> {
+    const rows = await this.#d.store.unhandledDeliveries(`${platform}:`, claimedBefore, this.#clock());
+    return rows.map((row) => ({ ...row, request: JSON.parse(row.request) as unknown }));
+  }
+
+  /** Records that the chat adapter sent the job's final message (the video, the failure, the cancel). */
+  async markReplied(jobId: string): Promise<void> {
+    await this.#d.store.markReplied(jobId, this.#clock());
+  }
+
+  /**
+   * Finished jobs answered on a chat platform whose final message was never recorded as sent (the process stopped
+   * between the job's end and the message), finished within FINAL_REPLY_RECOVERY_MS, oldest first.
+   */
+  async unrepliedJobs(platform: ChatPlatform): Promise<Job[]> {
+    const now = this.#clock();
+    await this.#d.settings.createInternal(REPLIES_RECORDED_SINCE, now.toISOString());
+    const recordedSince = new Date((await this.#d.settings.readInternal(REPLIES_RECORDED_SINCE)) ?? now.toISOString());
+    const since = Math.max(recordedSince.getTime(), now.getTime() - FINAL_REPLY_RECOVERY_MS);
+    return this.#d.store.unrepliedJobs(platform, new Date(since));
   }
 
   /**
@@ -489,6 +553,15 @@ function checkDeliveryKey(key: string): string {
     throw videoBotError(ErrorCode.InvalidRequest, { issues: [{ field: 'deliveryKey', message }] });
   }
   return key;
+}
+
+function checkDeliveryRequest(request: object): string {
+  const json = JSON.stringify(request);
+  if (json.length > DELIVERY_REQUEST_MAX_LENGTH) {
+    const message = `A delivery's request must be at most ${DELIVERY_REQUEST_MAX_LENGTH} characters of JSON.`;
+    throw videoBotError(ErrorCode.InvalidRequest, { issues: [{ field: 'deliveryRequest', message }] });
+  }
+  return json;
 }
 
 function deliveryRecord(key: string, now: Date): DeliveryRecord {

@@ -373,6 +373,71 @@ for (const provider of PROVIDERS) {
       }
     });
 
+    it('deliveries: what an adapter stored with its claim, and its progress, are listed for a restarted process until it is handled', async () => {
+      let now = new Date('2026-06-01T12:00:00Z');
+      await withService({ provider, renderer: new TestRenderer({ ready: false }), clock: () => now }, async ({ service, running }) => {
+        const mention = { kind: 'mention', channel: 'C1', threadTs: '1.1', text: 'a heron' };
+        assert.equal(await service.claimDelivery('slack:event:Ev1', mention), true);
+        assert.equal(await service.claimDelivery('discord:interaction:9', { token: 'interaction-token' }), true);
+        assert.equal(await service.claimDelivery('slack:event:Ev0'), true, 'a claim without a request');
+        await service.submit({ ...request(carol, 'by the API'), deliveryKey: 'api:k1' });
+        await service.recordDeliveryStatusMessage('slack:event:Ev1', '1.2');
+        const { job } = await service.submit({ ...request(carol, 'a heron'), deliveryKey: 'slack:event:Ev1' });
+        const claimedAt = now;
+
+        now = new Date(now.getTime() + 1_000);
+        assert.deepEqual(await service.unhandledDeliveries('slack', now), [
+          { key: 'slack:event:Ev1', claimedAt, request: mention, statusMessageId: '1.2', jobId: job.id },
+        ]);
+        assert.deepEqual((await service.unhandledDeliveries('discord', now)).map((d) => [d.key, d.request]), [['discord:interaction:9', { token: 'interaction-token' }]]);
+        assert.deepEqual(await service.unhandledDeliveries('slack', claimedAt), [], 'claims from this process on are its own');
+
+        await service.deliveryHandled('slack:event:Ev1');
+        assert.deepEqual(await service.unhandledDeliveries('slack', now), []);
+        const handled = await running.db.prisma.delivery.findUniqueOrThrow({ where: { key: 'slack:event:Ev1' } });
+        assert.deepEqual([handled.request, handled.jobId, handled.handledAt?.getTime()], [null, job.id, now.getTime()], 'the stored request goes once handled');
+        const tooLarge = { text: 'x'.repeat(8_200) };
+        assert.equal((await rejectionOf(service.claimDelivery('slack:event:Ev2', tooLarge))).code, ErrorCode.InvalidRequest);
+
+        now = new Date(claimedAt.getTime() + DELIVERY_LIFETIME_MS);
+        assert.deepEqual(await service.unhandledDeliveries('discord', now), [], 'an expired record is not resumed');
+        assert.equal(await service.claimDelivery('slack:event:Ev1', { kind: 'mention', text: 'again' }), true, 'an expired record taken over');
+        now = new Date(now.getTime() + 1);
+        assert.deepEqual(await service.unhandledDeliveries('slack', now), [
+          { key: 'slack:event:Ev1', claimedAt: new Date(now.getTime() - 1), request: { kind: 'mention', text: 'again' }, statusMessageId: null, jobId: null },
+        ]);
+      });
+    });
+
+    it('final replies: a chat job that finished without its last message recorded is listed for its platform for a day, until markReplied', async () => {
+      let now = new Date('2026-06-01T12:00:00Z');
+      await withService({ provider, clock: () => now }, async ({ service, events }) => {
+        const chat = (requester: Requester, prompt: string, messageId?: string): SubmitRequest => ({
+          ...request(requester, prompt),
+          reply: { platform: requester.platform, channelId: 'chan-1', ...(messageId === undefined ? {} : { messageId }) },
+        });
+        const finish = async (submitted: SubmitRequest) => {
+          const { job } = await service.submit(submitted);
+          return (await events.waitFor(jobEvent('succeeded', job.id))).job;
+        };
+        await finish(chat(carol, 'before replies were recorded', '1.0'));
+        now = new Date(now.getTime() + 60_000);
+        assert.deepEqual(await service.unrepliedJobs('slack'), [], 'answered by a version that did not record it');
+
+        now = new Date(now.getTime() + 60_000);
+        const onSlack = await finish(chat(carol, 'on Slack', '1.1'));
+        const onDiscord = await finish(chat(alice, 'on Discord', 'm1'));
+        await finish(chat(carol, 'without a status message'));
+        assert.deepEqual((await service.unrepliedJobs('slack')).map((j) => j.id), [onSlack.id]);
+        assert.deepEqual((await service.unrepliedJobs('discord')).map((j) => j.id), [onDiscord.id]);
+
+        await service.markReplied(onSlack.id);
+        assert.deepEqual(await service.unrepliedJobs('slack'), []);
+        now = new Date(onDiscord.finishedAt!.getTime() + 86_400_000 + 1);
+        assert.deepEqual(await service.unrepliedJobs('discord'), [], 'a day after its end it is left');
+      });
+    });
+
     it('keeps going when an event listener throws', () =>
       withService({ provider }, async ({ service, events, logLines }) => {
         service.subscribe(() => {
