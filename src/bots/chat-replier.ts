@@ -3,6 +3,8 @@
 // its pure render functions (StatusMessages); JobConversations owns the policy: which event shows what, which edits
 // are throttled (MessageUpdater), the order of the final messages, waiting for a status message that is still being
 // set up, and the adapter's life (nothing is sent before it is connected, or after it stopped or failed to start).
+// It also makes a job's last message survive a crash: once out, it is recorded (Job.repliedAt), and each start sends
+// the last messages of this platform's jobs that finished without one being recorded (the process stopped first).
 // This is style.md §9's ChatReplier seam: the adapters keep parsing and rendering, nothing else.
 import type { ServiceEvent } from '../core/events.js';
 import type { Actor, Job, Platform } from '../core/jobs.js';
@@ -22,8 +24,8 @@ export interface StatusMessages<M> {
   runningMessage(job: Job, step: number, totalSteps: number, etaMs: number | null): M;
   requeuedMessage(job: Job, reason: 'restart' | 'shutdown'): M;
   failedMessage(job: Job, text: string): M;
-  /** `byUserId` undefined: an admin cancelled it (dashboard, API). */
-  cancelledMessage(job: Job, byUserId: string | undefined): M;
+  /** `byUserId` undefined: an admin cancelled it (dashboard, API); null: not known (sent after a restart). */
+  cancelledMessage(job: Job, byUserId: string | undefined | null): M;
   /** A job-time problem, posted where the job's result goes and naming the requester. */
   jobErrorMessage(job: Job, text: string): M;
 }
@@ -36,8 +38,12 @@ export interface ChatReplier<M> {
   editStatus(job: Job, message: M): Promise<void>;
   /** Posts `message` where the job's result goes (its thread, or the channel). */
   post(job: Job, message: M): Promise<void>;
-  /** The finished job's file where its result goes; then the status message says where it is. */
-  deliver(job: Job): Promise<void>;
+  /**
+   * The finished job's file where its result goes; then the status message says where it is. Calls `posted` as soon
+   * as the file (or the explanation in its place) is out, before that edit: the job is recorded as answered there, so
+   * that a crash repeats the post only if it comes within that moment.
+   */
+  deliver(job: Job, posted: () => Promise<void>): Promise<void>;
   /** The job's last message is out: drop what the adapter keeps for it. */
   forget?(jobId: string): void;
   /** An error as it may be logged: library errors can carry tokens (request URLs, form fields). */
@@ -54,9 +60,13 @@ export interface JobConversationsOptions {
 
 const DEFAULT_PROGRESS_INTERVAL_MS = 2_000;
 
+/** How a job ended, as its last message shows it. */
+type Ending = { status: 'succeeded' } | { status: 'failed'; text: string } | { status: 'cancelled'; byUserId: string | undefined | null };
+
 export class JobConversations<M> {
   readonly #service: VideoService;
   readonly #replier: ChatReplier<M>;
+  readonly #log: Logger;
   /** The platform as users write it, for log lines. */
   readonly #name: string;
   readonly #updater: MessageUpdater;
@@ -74,6 +84,7 @@ export class JobConversations<M> {
   constructor(options: JobConversationsOptions, replier: ChatReplier<M>) {
     this.#service = options.service;
     this.#replier = replier;
+    this.#log = options.logger;
     this.#connected = new Promise((resolve) => (this.#settleConnected = resolve));
     this.#name = replier.platform === 'discord' ? 'Discord' : 'Slack';
     this.#updater = new MessageUpdater({
@@ -83,7 +94,10 @@ export class JobConversations<M> {
     this.#unsubscribe = options.service.subscribe((event) => this.#onEvent(event));
   }
 
-  /** Runs `connect`; then sends go out, and waiting jobs' messages show their current place (after a restart). */
+  /**
+   * Runs `connect`; then sends go out, waiting jobs' messages show their current place (after a restart), and jobs
+   * that finished without their last message being recorded as sent get it.
+   */
   async start(connect: () => Promise<void>): Promise<void> {
     try {
       await connect();
@@ -96,6 +110,7 @@ export class JobConversations<M> {
     for (const { job, position, etaSeconds } of this.#service.listQueue().queued) {
       this.#onEvent({ type: 'queued', job, position, etaSeconds, replay: true });
     }
+    await this.#answerUnrepliedJobs();
   }
 
   /** Stops taking events, lets the sends already queued finish, then runs `disconnect`. Once only. */
@@ -151,27 +166,68 @@ export class JobConversations<M> {
         void this.#updater.now(job.id, status(messages.requeuedMessage(job, event.reason)));
         break;
       case 'succeeded':
-        this.#finish(job, this.#whenReady(job, () => replier.deliver(job)));
+        this.#finish(job, { status: 'succeeded' });
         break;
       case 'failed':
-        // The status first, so the message in the thread is the newest thing there.
-        this.#finish(
-          job,
-          this.#whenReady(job, async () => {
-            await replier.editStatus(job, messages.failedMessage(job, event.error.message));
-            await replier.post(job, messages.jobErrorMessage(job, event.error.message));
-          }),
-        );
+        this.#finish(job, { status: 'failed', text: event.error.message });
         break;
       case 'cancelled':
-        this.#finish(job, status(messages.cancelledMessage(job, cancelledBy(event.actor, replier.platform))));
+        this.#finish(job, { status: 'cancelled', byUserId: cancelledBy(event.actor, replier.platform) });
         break;
     }
   }
 
-  /** The job's last message; later events for it are dropped, and the adapter forgets the job once it is out. */
-  #finish(job: Job, send: () => Promise<void>): void {
-    void this.#updater.finish(job.id, send).then(() => this.#replier.forget?.(job.id));
+  /**
+   * The last messages of jobs whose end came when this process (or one before it) could no longer send them. Who
+   * cancelled a job is not kept, so such a cancel does not say.
+   */
+  async #answerUnrepliedJobs(): Promise<void> {
+    let jobs: Job[];
+    try {
+      jobs = await this.#service.unrepliedJobs(this.#replier.platform);
+    } catch (error) {
+      this.#log.error({ err: error }, `could not look for ${this.#name} jobs that finished without their last message`);
+      return;
+    }
+    if (jobs.length === 0) return;
+    this.#log.info({ jobs: jobs.map((job) => job.id) }, `sending the last messages of ${this.#name} jobs that finished while no process could send them`);
+    for (const job of jobs) {
+      if (job.status === 'succeeded') this.#finish(job, { status: 'succeeded' });
+      else if (job.status === 'failed') this.#finish(job, { status: 'failed', text: job.error?.message ?? '' });
+      else this.#finish(job, { status: 'cancelled', byUserId: null });
+    }
+  }
+
+  /**
+   * The job's last message; later events for it are dropped, and the adapter forgets the job once it is out. It is
+   * recorded as sent right after the post users would see twice (the video, the failure in the thread), or once
+   * sending it failed (logged; not sent again after a restart either); a send that never started, because the adapter
+   * is not connected, is not recorded, so the next start sends it.
+   */
+  #finish(job: Job, ending: Ending): void {
+    const replier = this.#replier;
+    const messages = replier.messages;
+    let recorded = false;
+    const recordReplied = async () => {
+      if (recorded) return;
+      recorded = true;
+      await this.#service.markReplied(job.id).catch((error: unknown) =>
+        this.#log.warn({ jobId: job.id, err: error }, `could not record that the last ${this.#name} message of a job was sent; it is sent again after a restart`),
+      );
+    };
+    const send = this.#whenReady(job, async () => {
+      try {
+        if (ending.status === 'succeeded') await replier.deliver(job, recordReplied);
+        else if (ending.status === 'failed') {
+          // The status first, so the message in the thread is the newest thing there.
+          await replier.editStatus(job, messages.failedMessage(job, ending.text));
+          await replier.post(job, messages.jobErrorMessage(job, ending.text));
+        } else await replier.editStatus(job, messages.cancelledMessage(job, ending.byUserId));
+      } finally {
+        await recordReplied();
+      }
+    });
+    void this.#updater.finish(job.id, send).then(() => replier.forget?.(job.id));
   }
 
   /** `send`, once the adapter is connected and the job's status message is set up. */
@@ -182,6 +238,14 @@ export class JobConversations<M> {
       await send();
     };
   }
+}
+
+/**
+ * Whether a submit's answer becomes the first state of the job's status message: not for a job that has ended
+ * already (a request resumed after its job ran), whose last message is sent as for every job, above.
+ */
+export function awaitsFirstState(job: Job): boolean {
+  return job.status === 'queued' || job.status === 'running';
 }
 
 /**

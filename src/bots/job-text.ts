@@ -83,8 +83,12 @@ export function requeuedText(reason: 'restart' | 'shutdown'): string {
     : 'The service restarted: this video is back in the queue.';
 }
 
-/** `byUserId` undefined: an admin cancelled it from the dashboard or the API. `<@id>` mentions on both platforms. */
-export function cancelledByText(byUserId: string | undefined): string {
+/**
+ * `byUserId` undefined: an admin cancelled it from the dashboard or the API; null: not known (the message is sent
+ * after a restart, and who cancelled is not kept). `<@id>` mentions on both platforms.
+ */
+export function cancelledByText(byUserId: string | undefined | null): string {
+  if (byUserId === null) return 'Cancelled.';
   return `Cancelled by ${byUserId === undefined ? 'an admin' : `<@${byUserId}>`}.`;
 }
 

@@ -17,27 +17,35 @@ const messages: StatusMessages<string> = {
   runningMessage: (_job, step, total) => `running ${step}/${total}`,
   requeuedMessage: (_job, reason) => `requeued (${reason})`,
   failedMessage: (_job, text) => `failed: ${text}`,
-  cancelledMessage: (_job, by) => `cancelled by ${by ?? 'an admin'}`,
+  cancelledMessage: (_job, by) => `cancelled by ${by === null ? 'nobody known' : (by ?? 'an admin')}`,
   jobErrorMessage: (_job, text) => `error: ${text}`,
 };
 
-function setup(queued: { job: Job; position: number }[] = []) {
+/** `unreplied`: finished jobs whose last message the service has no record of. */
+function setup(queued: { job: Job; position: number }[] = [], unreplied: Job[] = []) {
   const listeners = new Set<EventListener>();
+  const sent = new Recorder<string>((s) => s);
   const service = {
     subscribe: (listener: EventListener) => {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
     listQueue: () => ({ running: [], queued: queued.map((q) => ({ ...q, etaSeconds: null })) }),
+    unrepliedJobs: async () => unreplied,
+    markReplied: async (jobId: string) => sent.push(`${jobId} recorded as answered`),
   } as unknown as VideoService;
-  const sent = new Recorder<string>((s) => s);
   const forgotten = new Recorder<string>((id) => id);
   const replier: ChatReplier<string> = {
     platform: 'discord',
     messages,
     editStatus: async (job, message) => sent.push(`${job.id} status: ${message}`),
     post: async (job, message) => sent.push(`${job.id} post: ${message}`),
-    deliver: async (job) => sent.push(`${job.id} deliver`),
+    deliver: async (job, posted) => {
+      if (job.id === 'unpostable') throw new Error('the platform refused the upload');
+      sent.push(`${job.id} deliver`);
+      await posted();
+      sent.push(`${job.id} status: done`);
+    },
     forget: (jobId) => forgotten.push(jobId),
     describeError: (error) => String(error),
   };
@@ -73,15 +81,46 @@ test('finish order: a failure edits the status before posting in the thread; not
   const job = discordJob('j1');
   emit({ type: 'failed', job, error: { code: 'videobot_engine_failed', message: 'out of memory' } });
   emit({ type: 'progress', job, step: 3, totalSteps: 4, etaMs: null });
-  await sent.waitFor((s) => s === 'j1 post: error: out of memory');
-  assert.deepEqual(sent.items, ['j1 status: failed: out of memory', 'j1 post: error: out of memory']);
   await forgotten.waitFor((id) => id === 'j1');
+  assert.deepEqual(sent.items, ['j1 status: failed: out of memory', 'j1 post: error: out of memory', 'j1 recorded as answered']);
 
   const done = discordJob('j2');
   emit({ type: 'succeeded', job: done });
-  await sent.waitFor((s) => s === 'j2 deliver');
   await forgotten.waitFor((id) => id === 'j2');
-  assert.equal(sent.items.length, 3, 'the progress after the failure was dropped');
+  assert.deepEqual(sent.items.slice(3), ['j2 deliver', 'j2 recorded as answered', 'j2 status: done'], 'the progress after the failure was dropped');
+});
+
+test('the last message is recorded as answered right after the post users would see twice; a send that failed too; none before the adapter is connected', async () => {
+  const { conversations, emit, sent, forgotten, logs } = setup();
+  emit({ type: 'succeeded', job: discordJob('v') });
+  await Promise.resolve();
+  assert.deepEqual(sent.items, [], 'not sent, so not recorded, before the adapter is connected');
+  await conversations.start(async () => {});
+  await forgotten.waitFor((id) => id === 'v');
+  assert.deepEqual(sent.items, ['v deliver', 'v recorded as answered', 'v status: done'], 'recorded before the status says where the video is');
+
+  emit({ type: 'cancelled', job: discordJob('c'), actor: { kind: 'user', platform: 'discord', platformUserId: '42' } });
+  await forgotten.waitFor((id) => id === 'c');
+  assert.deepEqual(sent.items.slice(3), ['c status: cancelled by 42', 'c recorded as answered']);
+
+  emit({ type: 'succeeded', job: discordJob('unpostable') });
+  await forgotten.waitFor((id) => id === 'unpostable');
+  assert.deepEqual(sent.items.slice(5), ['unpostable recorded as answered'], 'given up after the platform refused it: not sent again after a restart');
+  assert.ok(logs.some((line) => line.includes('the platform refused the upload')), 'the failure is logged');
+});
+
+test('a start sends the last messages of jobs that finished without one being recorded: the video, the failure, a cancel whose canceller is not known', async () => {
+  const video = discordJob('v');
+  const failure = discordJob('f', { status: 'failed', error: { code: 'videobot_engine_failed', message: 'out of memory' } });
+  const cancel = discordJob('c', { status: 'cancelled' });
+  const { conversations, emit, sent, forgotten } = setup([], [video, failure, cancel]);
+  // The live event of a job that finished during the start, which the listing finds too: sent once.
+  emit({ type: 'succeeded', job: video });
+  await conversations.start(async () => {});
+  for (const id of ['v', 'f', 'c']) await forgotten.waitFor((forgottenId) => forgottenId === id);
+  assert.deepEqual(sent.items.filter((s) => s.startsWith('v ')), ['v deliver', 'v recorded as answered', 'v status: done']);
+  assert.deepEqual(sent.items.filter((s) => s.startsWith('f ')), ['f status: failed: out of memory', 'f post: error: out of memory', 'f recorded as answered']);
+  assert.deepEqual(sent.items.filter((s) => s.startsWith('c ')), ['c status: cancelled by nobody known', 'c recorded as answered']);
 });
 
 test('who cancelled: this platform\'s user, a user id put in an admin\'s name by the adapter, else an admin', async () => {
@@ -102,8 +141,8 @@ test('events of other platforms, of jobs without a status message, and engine ev
   emit({ type: 'succeeded', job: jobFixture({ id: 's', reply: { platform: 'slack', channelId: 'C1', messageId: '1.1' } }) });
   emit({ type: 'succeeded', job: jobFixture({ id: 'api', reply: { platform: 'discord', channelId: 'c1' } }) });
   emit({ type: 'succeeded', job: discordJob('mine') });
-  await sent.waitFor((s) => s === 'mine deliver');
-  assert.deepEqual(sent.items, ['mine deliver']);
+  await sent.waitFor((s) => s === 'mine status: done');
+  assert.deepEqual(sent.items, ['mine deliver', 'mine recorded as answered', 'mine status: done']);
 });
 
 test('a status message being set up holds the job\'s events until its first state is out', async () => {

@@ -56,6 +56,7 @@ describe('job text', () => {
     assert.equal(requeuedText('shutdown'), 'The service is restarting: this video is back in the queue and continues after the restart.');
     assert.equal(cancelledByText('U0BOB'), 'Cancelled by <@U0BOB>.');
     assert.equal(cancelledByText(undefined), 'Cancelled by an admin.');
+    assert.equal(cancelledByText(null), 'Cancelled.', 'not known: sent after a restart');
     assert.equal(cancelAcceptedText({ status: 'cancelled' }), 'Cancelled.');
     assert.equal(cancelAcceptedText({ status: 'running' }), 'Cancelling: the render stops at its next step.');
   });

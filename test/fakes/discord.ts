@@ -229,6 +229,7 @@ export class FakeDiscord {
   readonly #dispatched = new Map<string, Wire>();
   readonly #attachments = new Map<string, RecordedFile>();
   readonly #sessions = new Set<string>();
+  readonly #holds: { method: string; path: RegExp; arrive: () => void; released: Promise<void> }[] = [];
   #nextSnowflake = 0;
   #nextConnection = 0;
   #active: Connection | null = null;
@@ -386,6 +387,19 @@ export class FakeDiscord {
     this.#dispatch(GatewayDispatchEvents.InteractionCreate, structuredClone(payload));
   }
 
+  /**
+   * The next REST request of `method` whose path (after `/api/v10`, decoded) matches `path` waits for `release()`
+   * before the fake handles it (a slow Discord: nothing it would do has happened yet); `arrived` resolves when it comes.
+   */
+  holdNext(method: string, path: RegExp): { arrived: Promise<void>; release: () => void } {
+    let arrive!: () => void;
+    let release!: () => void;
+    const arrived = new Promise<void>((resolve) => (arrive = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.#holds.push({ method, path, arrive, released });
+    return { arrived, release };
+  }
+
   /** Closes the current gateway connection with `code` (4000 is resumable), as Discord does on a restart. */
   dropGatewayConnection(code = 4000): void {
     this.#active?.ws.close(code, 'fake: connection dropped');
@@ -446,6 +460,12 @@ export class FakeDiscord {
       return;
     }
     const request = await this.#parse(req, url, body);
+    const held = request === null ? -1 : this.#holds.findIndex((h) => h.method === request.method && h.path.test(request.path));
+    if (held >= 0) {
+      const [hold] = this.#holds.splice(held, 1);
+      hold!.arrive();
+      await hold!.released;
+    }
     let reply: Reply;
     if (request === null) {
       reply = apiError(400, RESTJSONErrorCodes.InvalidFormBodyOrContentType, 'The request body contains invalid JSON.');

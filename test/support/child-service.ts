@@ -17,6 +17,8 @@ export interface ChildEvent {
 export interface ChildService {
   child: ChildProcess;
   events: ChildEvent[];
+  /** The service's log lines (warn and above, JSON), as written to stderr; tests can wait on them. */
+  logs: Recorder<string>;
   submit(requests: SubmitRequest[]): Promise<{ ok: boolean; id?: string; code?: string }[]>;
   queue(): Promise<{ running: string[]; queued: string[] }>;
   setReady(ready: boolean): Promise<void>;
@@ -32,7 +34,15 @@ export async function startChildService(env: Record<string, string>): Promise<Ch
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let partialLine = '';
+  const logs = new Recorder<string>((line) => line, { timeoutMs: 30_000 });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    const text = chunk.toString();
+    stderr += text;
+    const lines = (partialLine + text).split('\n');
+    partialLine = lines.pop()!;
+    for (const line of lines) logs.push(line);
+  });
   const events = new Recorder<ChildEvent>((e) => `${e.type}(${e.prompt ?? ''})`, { timeoutMs: 30_000, detail: () => `child stderr:\n${stderr}` });
   const pending = new Map<number, (result: unknown) => void>();
   let nextId = 1;
@@ -58,6 +68,7 @@ export async function startChildService(env: Record<string, string>): Promise<Ch
   return {
     child,
     events: events.items,
+    logs,
     submit: (requests) => call({ cmd: 'submit', requests }) as Promise<{ ok: boolean; id?: string; code?: string }[]>,
     queue: () => call({ cmd: 'queue' }) as Promise<{ running: string[]; queued: string[] }>,
     setReady: async (value) => void (await call({ cmd: 'setReady', ready: value })),

@@ -8,34 +8,40 @@
 //   may not create threads (50013), the result is posted in the channel as a reply to the status message;
 // - the upload limit of the guild (re-encode smaller, else a link or a plain explanation).
 // The job's reply context stores channel, status message and (intended) thread ids plus the upload limit, which is
-// all a restarted process needs to continue a job's conversation. Which job event shows what, and when, is decided
-// once for both platforms in ../chat-replier.ts; this file says how on Discord.
+// all a restarted process needs to continue a job's conversation. An interaction is claimed with what its handling
+// needs, the interaction token included (DiscordRequest), and everything after the deferral goes through that token's
+// webhook, so a process that starts after a crash finishes what the last one had deferred, within the token's 15
+// minutes (../delivery-resumption.ts). Which job event shows what, and when, is decided once for both platforms in
+// ../chat-replier.ts; this file says how on Discord.
 // @see https://discord.com/developers/docs/interactions/receiving-and-responding
 import { once } from 'node:events';
 import {
   ChannelType,
   DiscordAPIError,
   Events,
+  InteractionWebhook,
   MessageFlags,
   PermissionFlagsBits,
   RESTJSONErrorCodes,
+  Routes,
   ThreadAutoArchiveDuration,
   type ApplicationCommandManager,
   type ButtonInteraction,
   type ChatInputCommandInteraction,
   type Client,
   type Interaction,
-  type Message,
   type RepliableInteraction,
   type SendableChannels,
 } from 'discord.js';
 import { asVideoBotError, ErrorCode, type VideoBotError } from '../../core/errors.js';
 import type { Actor, Job, ReplyContext, Requester } from '../../core/jobs.js';
 import { videoBotError } from '../../core/messages.js';
-import type { SubmitResult, VideoService } from '../../service/video-service.js';
+import type { ClaimedDelivery, SubmitResult, VideoService } from '../../service/video-service.js';
+import type { VideoOptions } from '../../core/requests.js';
 import type { FfmpegBinary } from '../../video/ffmpeg.js';
 import type { Logger } from '../../log.js';
-import { JobConversations, type VideoLink } from '../chat-replier.js';
+import { awaitsFirstState, JobConversations, type VideoLink } from '../chat-replier.js';
+import { resumeDeliveries } from '../delivery-resumption.js';
 import { mediaFileName } from '../job-text.js';
 import { createRedactor } from '../library-log.js';
 import { buildCommands, COMMAND_NAMES, readVideoOptions } from './commands.js';
@@ -89,6 +95,35 @@ interface Target {
   inThread: boolean;
 }
 
+/** What an interaction asks for. */
+type Ask = { kind: 'video'; options: VideoOptions } | { kind: 'quota' } | { kind: 'queue' } | { kind: 'button'; action: ButtonAction; jobId: string };
+
+/**
+ * An interaction as stored with its claim: everything its handling needs after the deferral, so that a process that
+ * never saw it can finish it while the token lasts. Whether a thread may be opened and the member's rights are read
+ * from the interaction here, as Discord sent them.
+ */
+type DiscordRequest = {
+  ask: Ask;
+  applicationId: string;
+  /** The interaction token: its webhook edits the deferred reply and sends follow-ups, for 15 minutes. */
+  token: string;
+  channelId: string;
+  guildId?: string;
+  user: { id: string; displayName: string };
+  threadPossible: boolean;
+  /** The interaction's attachment_size_limit: the most a message of this channel may carry. */
+  uploadLimit: number;
+  /** The member may manage this server (Manage Server; Administrator implies it): cancel rights over its jobs. */
+  managesServer: boolean;
+};
+
+/**
+ * How long after its claim (made as it arrives) an interaction is resumed: its token lasts 15 minutes from its
+ * creation, and the resumed handling needs a moment of it.
+ */
+const RESUME_WITHIN_MS = 14 * 60_000;
+
 export class DiscordAdapter {
   readonly #o: DiscordAdapterOptions;
   readonly #client: Client;
@@ -110,15 +145,29 @@ export class DiscordAdapter {
       messages: render,
       editStatus: (job, message) => this.#editStatus(job, message),
       post: async (job, message) => this.#send(await this.#target(job), job, message),
-      deliver: (job) => this.#deliver(job),
+      deliver: (job, posted) => this.#deliver(job, posted),
       forget: (jobId) => this.#targets.delete(jobId),
       describeError: (error) => this.#safeError(error),
     });
   }
 
-  /** Logs in, waits for READY, registers the commands and refreshes the messages of jobs waiting in the queue. */
+  /**
+   * Logs in, waits for READY, registers the commands and refreshes the messages of jobs waiting in the queue; then
+   * finishes the interactions a stopped process had deferred and not handled.
+   */
   async start(): Promise<void> {
+    const startedAt = new Date();
     await this.#conversations.start(() => this.#connect());
+    await resumeDeliveries({
+      service: this.#o.service,
+      logger: this.#log,
+      platform: 'discord',
+      claimedBefore: startedAt,
+      maxAgeMs: RESUME_WITHIN_MS,
+      tooOldReason: 'its interaction token has expired (15 minutes), so its reply can no longer be changed',
+      resume: (delivery) => this.#resume(delivery),
+      describeError: (error) => this.#safeError(error),
+    });
   }
 
   async stop(): Promise<void> {
@@ -182,18 +231,20 @@ export class DiscordAdapter {
   async #onInteraction(interaction: Interaction): Promise<void> {
     try {
       if (!interaction.isChatInputCommand() && !interaction.isButton()) return;
+      const ask = askOf(interaction);
+      if (ask === null) return;
+      const key = deliveryKey(interaction);
+      const request = this.#requestOf(interaction, ask);
       // The same interaction can arrive twice (a gateway replay); only its first delivery is answered, even while
       // that one is still being handled. Discord accepts one response per interaction anyway.
-      if (!(await this.#o.service.claimDelivery(deliveryKey(interaction)))) {
-        this.#log.info({ delivery: deliveryKey(interaction) }, 'dropped a Discord interaction that was handled already (delivered twice)');
+      if (!(await this.#o.service.claimDelivery(key, request))) {
+        this.#log.info({ delivery: key }, 'dropped a Discord interaction that was handled already (delivered twice)');
         return;
       }
-      if (interaction.isChatInputCommand()) {
-        if (interaction.commandName === COMMAND_NAMES.video) await this.#onVideo(interaction);
-        else if (interaction.commandName === COMMAND_NAMES.quota) await this.#onQuota(interaction);
-        else if (interaction.commandName === COMMAND_NAMES.queue) await this.#onQueue(interaction);
-      } else if (interaction.isButton()) {
-        await this.#onButton(interaction);
+      try {
+        await this.#handle(key, request, interaction.webhook, await this.#defer(interaction, ask));
+      } finally {
+        await this.#o.service.deliveryHandled(key).catch((error: unknown) => this.#log.warn({ delivery: key, err: error }, 'could not record that a Discord interaction was handled'));
       }
     } catch (error) {
       // Errors must not escape a listener (they would end the process); the user gets plain words where possible.
@@ -202,91 +253,141 @@ export class DiscordAdapter {
         return;
       }
       this.#log.error({ err: this.#safeError(error), interaction: interaction.id }, 'Discord interaction failed');
-      if (interaction.isRepliable()) await this.#showError(interaction, asVideoBotError(error)).catch(() => undefined);
+      if (!interaction.isRepliable()) return;
+      const shown = asVideoBotError(error);
+      const answer =
+        interaction.deferred || interaction.replied
+          ? this.#showError(interaction.webhook, interaction.ephemeral === true, shown)
+          : interaction.reply({ ...commandErrorMessage(shown), flags: MessageFlags.Ephemeral });
+      await answer.catch(() => undefined);
     }
-  }
-
-  async #onVideo(interaction: ChatInputCommandInteraction): Promise<void> {
-    const options = readVideoOptions(interaction.options);
-    await this.#submitFrom(interaction, (requester, reply) => this.#o.service.submit({ requester, options, reply, deliveryKey: deliveryKey(interaction) }));
-  }
-
-  async #onQuota(interaction: ChatInputCommandInteraction): Promise<void> {
-    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-    const status = await this.#o.service.quotaStatus({
-      platform: 'discord',
-      platformUserId: interaction.user.id,
-      ...(interaction.guildId === null ? {} : { workspaceId: interaction.guildId }),
-    });
-    await interaction.editReply(quotaMessage(status));
-  }
-
-  async #onQueue(interaction: ChatInputCommandInteraction): Promise<void> {
-    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-    await interaction.editReply(queueMessage(interaction.user.id, this.#o.service.listQueue()));
-  }
-
-  async #onButton(interaction: ButtonInteraction): Promise<void> {
-    const parsed = parseCustomId(interaction.customId);
-    if (parsed === null) return;
-    const { action, jobId } = parsed;
-    if (action === 'cancel') {
-      await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-      try {
-        const job = await this.#o.service.getJob(jobId);
-        const after = await this.#o.service.cancel(jobId, this.#actorFor(interaction, job));
-        await interaction.editReply(cancelAcceptedMessage(after));
-      } catch (error) {
-        await interaction.editReply(commandErrorMessage(asVideoBotError(error), action));
-      }
-      return;
-    }
-    // Re-roll and Same seed: whoever clicks becomes the requester, under their own quota.
-    const kind = action === 'reroll' ? 'reroll' : 'reproduce';
-    await this.#submitFrom(interaction, (requester, reply) => this.#o.service[kind](jobId, { requester, reply, deliveryKey: deliveryKey(interaction) }), action);
   }
 
   /**
-   * The common path of /video, Re-roll and Same seed: defer (public) within the deadline, submit with a reply context
-   * naming the deferred message, then turn that message into the job's status message and open a thread on it.
-   * Rejections replace the public reply with an ephemeral message for the user alone.
+   * Acknowledges the interaction within Discord's 3 s. Public answers get the deferred reply's id, which becomes the
+   * job's status message; ephemeral ones need none.
+   */
+  async #defer(interaction: ChatInputCommandInteraction | ButtonInteraction, ask: Ask): Promise<string | undefined> {
+    if (answersPrivately(ask)) {
+      await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+      return undefined;
+    }
+    const deferred = await interaction.deferReply({ withResponse: true });
+    const reply = deferred.resource?.message;
+    if (reply == null) throw new Error('Discord did not return the deferred reply message');
+    return reply.id;
+  }
+
+  /** Resumes an interaction a stopped process claimed: possible once it was deferred (Discord allows 3 s for that). */
+  async #resume(delivery: ClaimedDelivery): Promise<void> {
+    const request = delivery.request as DiscordRequest;
+    // Resumed only once connected: the client is ready.
+    const webhook = new InteractionWebhook(this.#client as Client<true>, request.applicationId, request.token);
+    let replyId: string;
+    try {
+      replyId = (await webhook.fetchMessage('@original')).id;
+    } catch (error) {
+      if (!(error instanceof DiscordAPIError) || error.status >= 500) throw error;
+      this.#log.warn({ delivery: delivery.key }, 'left a Discord interaction that a stopped process had not acknowledged: Discord no longer takes an answer to it');
+      return;
+    }
+    await this.#handle(delivery.key, request, webhook, replyId);
+  }
+
+  /** What an interaction stores with its claim. */
+  #requestOf(interaction: ChatInputCommandInteraction | ButtonInteraction, ask: Ask): DiscordRequest {
+    return {
+      ask,
+      applicationId: interaction.applicationId,
+      token: interaction.token,
+      channelId: interaction.channelId,
+      ...(interaction.guildId === null ? {} : { guildId: interaction.guildId }),
+      user: { id: interaction.user.id, displayName: interaction.user.globalName ?? interaction.user.username },
+      threadPossible: this.#mayOpenThread(interaction),
+      uploadLimit: interaction.attachmentSizeLimit,
+      managesServer: interaction.inGuild() && interaction.memberPermissions.has(PermissionFlagsBits.ManageGuild),
+    };
+  }
+
+  /**
+   * Handles a deferred interaction, the first time or resumed by the next process after a crash, through its token's
+   * webhook; `replyId` is the deferred reply, which becomes a job's status message (known for public answers).
+   */
+  async #handle(key: string, request: DiscordRequest, webhook: InteractionWebhook, replyId: string | undefined): Promise<void> {
+    const service = this.#o.service;
+    const { ask } = request;
+    switch (ask.kind) {
+      case 'video':
+        await this.#submitFrom(request, webhook, replyId, (requester, reply) => service.submit({ requester, options: ask.options, reply, deliveryKey: key }));
+        return;
+      case 'quota': {
+        const status = await service.quotaStatus({ platform: 'discord', platformUserId: request.user.id, ...(request.guildId === undefined ? {} : { workspaceId: request.guildId }) });
+        await webhook.editMessage('@original', quotaMessage(status));
+        return;
+      }
+      case 'queue':
+        await webhook.editMessage('@original', queueMessage(request.user.id, service.listQueue()));
+        return;
+      case 'button': {
+        const { action, jobId } = ask;
+        if (action === 'cancel') {
+          try {
+            const job = await service.getJob(jobId);
+            const after = await service.cancel(jobId, this.#actorFor(request, job));
+            await webhook.editMessage('@original', cancelAcceptedMessage(after));
+          } catch (error) {
+            await webhook.editMessage('@original', commandErrorMessage(asVideoBotError(error), action));
+          }
+          return;
+        }
+        // Re-roll and Same seed: whoever clicks becomes the requester, under their own quota.
+        const derive = action === 'reroll' ? 'reroll' : 'reproduce';
+        await this.#submitFrom(request, webhook, replyId, (requester, reply) => service[derive](jobId, { requester, reply, deliveryKey: key }), action);
+      }
+    }
+  }
+
+  /**
+   * The common path of /video, Re-roll and Same seed after the (public) deferral: submit with a reply context naming
+   * the deferred reply, then turn that message into the job's status message and open a thread on it. Rejections
+   * replace the public reply with an ephemeral message for the user alone.
    */
   async #submitFrom(
-    interaction: ChatInputCommandInteraction | ButtonInteraction,
+    request: DiscordRequest,
+    webhook: InteractionWebhook,
+    replyId: string | undefined,
     submit: (requester: Requester, reply: ReplyContext) => Promise<SubmitResult>,
     action?: ButtonAction,
   ): Promise<void> {
-    const deferred = await interaction.deferReply({ withResponse: true });
-    const statusMessage = deferred.resource?.message;
-    if (statusMessage == null) throw new Error('Discord did not return the deferred reply message');
-    const threadPossible = this.#mayOpenThread(interaction);
-    const extra: DiscordReplyExtra = { uploadLimit: interaction.attachmentSizeLimit, ...(interaction.guildId === null ? {} : { guildId: interaction.guildId }) };
+    if (replyId === undefined) throw new Error('a public answer without its deferred reply');
+    const extra: DiscordReplyExtra = { uploadLimit: request.uploadLimit, ...(request.guildId === undefined ? {} : { guildId: request.guildId }) };
     const reply: ReplyContext = {
       platform: 'discord',
-      channelId: interaction.channelId,
-      messageId: statusMessage.id,
+      channelId: request.channelId,
+      messageId: replyId,
       // A thread started from a message takes the message's id; kept as the intended place of the result.
-      ...(threadPossible ? { threadId: statusMessage.id } : {}),
+      ...(request.threadPossible ? { threadId: replyId } : {}),
       extra: { ...extra },
     };
     const requester: Requester = {
       platform: 'discord',
-      platformUserId: interaction.user.id,
-      displayName: interaction.user.globalName ?? interaction.user.username,
-      ...(interaction.guildId === null ? {} : { workspaceId: interaction.guildId }),
+      platformUserId: request.user.id,
+      displayName: request.user.displayName,
+      ...(request.guildId === undefined ? {} : { workspaceId: request.guildId }),
     };
 
-    await this.#conversations.settingUp(statusMessage.id, async () => {
+    await this.#conversations.settingUp(replyId, async () => {
       let result: SubmitResult;
       try {
         result = await submit(requester, reply);
       } catch (error) {
-        await this.#showError(interaction, asVideoBotError(error), action);
+        await this.#showError(webhook, false, asVideoBotError(error), action);
         return;
       }
       const { job, position, etaSeconds } = result;
-      const message = await interaction.editReply(queuedMessage(job, position, etaSeconds));
-      this.#targets.set(job.id, await this.#openThread(message, job, threadPossible, interaction));
+      if (!awaitsFirstState(job)) return;
+      await webhook.editMessage('@original', queuedMessage(job, position, etaSeconds));
+      this.#targets.set(job.id, await this.#openThread(request, replyId, job));
     });
   }
 
@@ -297,32 +398,38 @@ export class DiscordAdapter {
     return interaction.inGuild() && threadable && interaction.appPermissions.has(PermissionFlagsBits.CreatePublicThreads);
   }
 
-  async #openThread(message: Message, job: Job, threadPossible: boolean, interaction: RepliableInteraction): Promise<Target> {
-    const inChannel = async (): Promise<Target> => ({ channel: await this.#sendable(interaction.channelId!), inThread: false });
-    if (!threadPossible) return inChannel();
+  async #openThread(request: DiscordRequest, messageId: string, job: Job): Promise<Target> {
+    const inChannel = async (): Promise<Target> => ({ channel: await this.#sendable(request.channelId), inThread: false });
+    if (!request.threadPossible) return inChannel();
     try {
+      const channel = await this.#client.channels.fetch(request.channelId);
+      if (channel?.type !== ChannelType.GuildText && channel?.type !== ChannelType.GuildAnnouncement) return inChannel();
       /** @see https://discord.com/developers/docs/resources/channel#start-thread-from-message */
-      const thread = await message.startThread({ name: threadName(job.params.prompt), autoArchiveDuration: ThreadAutoArchiveDuration.OneDay });
+      const thread = await channel.threads.create({ startMessage: messageId, name: threadName(job.params.prompt), autoArchiveDuration: ThreadAutoArchiveDuration.OneDay });
       return { channel: thread, inThread: true };
     } catch (error) {
       if (!(error instanceof DiscordAPIError) || error.status >= 500) throw error;
-      // 50013 Missing Permissions (a channel override), 160004 thread already exists, and the like: answer in the channel.
+      // Opened before a restart by the process that deferred the interaction: the thread has the message's id.
+      if (error.code === RESTJSONErrorCodes.ThreadAlreadyCreatedForMessage) return { channel: await this.#sendable(messageId), inThread: true };
+      // 50013 Missing Permissions (a channel override) and the like: answer in the channel.
       this.#log.info({ jobId: job.id, code: error.code }, 'could not open a thread for a video; replying in the channel instead');
       return inChannel();
     }
   }
 
-  /** Command-time problems: ephemeral, for the user who caused them, replacing the public deferred reply. */
-  async #showError(interaction: RepliableInteraction, error: VideoBotError, action?: ButtonAction): Promise<void> {
+  /**
+   * Command-time problems, for the user who caused them: in the ephemeral deferred reply, or instead of the public
+   * one (deleted, then an ephemeral follow-up).
+   */
+  async #showError(webhook: InteractionWebhook, ephemeral: boolean, error: VideoBotError, action?: ButtonAction): Promise<void> {
     const message = commandErrorMessage(error, action);
-    if (!interaction.deferred && !interaction.replied) {
-      await interaction.reply({ ...message, flags: MessageFlags.Ephemeral });
-    } else if (interaction.ephemeral === true) {
-      await interaction.editReply(message);
-    } else {
-      await interaction.deleteReply();
-      await interaction.followUp({ ...message, flags: MessageFlags.Ephemeral });
+    if (ephemeral) {
+      await webhook.editMessage('@original', message);
+      return;
     }
+    // InteractionWebhook has deleteMessage at run time (interaction.deleteReply uses it) but not in its typings.
+    await this.#client.rest.delete(Routes.webhookMessage(webhook.id, webhook.token, '@original'), { auth: false });
+    await webhook.send({ ...message, flags: MessageFlags.Ephemeral });
   }
 
   /**
@@ -330,18 +437,17 @@ export class DiscordAdapter {
    * for jobs asked for in this server, whom the core then sees as an admin (and audits); anyone else is passed on as
    * a user, and the core allows it only for its own admin role.
    */
-  #actorFor(interaction: ButtonInteraction, job: Job): Actor {
-    const user: Actor = { kind: 'user', platform: 'discord', platformUserId: interaction.user.id };
-    const own = job.user.platform === 'discord' && job.user.platformUserId === interaction.user.id;
-    const manager =
-      interaction.inGuild() && job.workspaceId === interaction.guildId && interaction.memberPermissions.has(PermissionFlagsBits.ManageGuild);
-    return !own && manager ? { kind: 'admin', name: `discord:${interaction.user.id} (Manage Server in ${interaction.guildId})` } : user;
+  #actorFor(request: DiscordRequest, job: Job): Actor {
+    const user: Actor = { kind: 'user', platform: 'discord', platformUserId: request.user.id };
+    const own = job.user.platform === 'discord' && job.user.platformUserId === request.user.id;
+    const manager = request.guildId !== undefined && job.workspaceId === request.guildId && request.managesServer;
+    return !own && manager ? { kind: 'admin', name: `discord:${request.user.id} (Manage Server in ${request.guildId})` } : user;
   }
 
   // ---- job messages (JobConversations decides when; these say how, on Discord) ----
 
   /** The video (or still image) into the thread, within the upload limit; then the status message says where it is. */
-  async #deliver(job: Job): Promise<void> {
+  async #deliver(job: Job, posted: () => Promise<void>): Promise<void> {
     const target = await this.#target(job);
     const limit = (job.reply.extra as DiscordReplyExtra | undefined)?.uploadLimit ?? DEFAULT_UPLOAD_LIMIT;
     const fit = await fitToUploadLimit(job, limit, this.#o.ffmpeg);
@@ -360,6 +466,7 @@ export class DiscordAdapter {
         await fit.media.cleanup();
       }
     }
+    await posted();
     await this.#editStatus(job, doneMessage(job, target.inThread ? 'thread' : 'below'));
   }
 
@@ -409,6 +516,29 @@ export class DiscordAdapter {
     if (error instanceof Error) return { name: error.name, message: this.#redact(error.message), stack: error.stack === undefined ? undefined : this.#redact(error.stack) };
     return this.#redact(String(error));
   }
+}
+
+/** What the interaction asks for; null for a command or button that is not ours. */
+function askOf(interaction: ChatInputCommandInteraction | ButtonInteraction): Ask | null {
+  if (interaction.isButton()) {
+    const parsed = parseCustomId(interaction.customId);
+    return parsed === null ? null : { kind: 'button', ...parsed };
+  }
+  switch (interaction.commandName) {
+    case COMMAND_NAMES.video:
+      return { kind: 'video', options: readVideoOptions(interaction.options) };
+    case COMMAND_NAMES.quota:
+      return { kind: 'quota' };
+    case COMMAND_NAMES.queue:
+      return { kind: 'queue' };
+    default:
+      return null;
+  }
+}
+
+/** /quota, /queue and Cancel answer the user alone; /video, Re-roll and Same seed answer in public. */
+function answersPrivately(ask: Ask): boolean {
+  return ask.kind === 'quota' || ask.kind === 'queue' || (ask.kind === 'button' && ask.action === 'cancel');
 }
 
 /** An interaction's id is unique and stays the same when Discord delivers it again. */

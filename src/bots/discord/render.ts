@@ -132,8 +132,8 @@ export function failedMessage(job: Job, text: string): DiscordMessage {
   };
 }
 
-/** `byUserId` undefined: cancelled by an admin from the dashboard or the API. */
-export function cancelledMessage(job: Job, byUserId: string | undefined): DiscordMessage {
+/** `byUserId` as cancelledByText takes it: a user, undefined for an admin, null when not known. */
+export function cancelledMessage(job: Job, byUserId: string | undefined | null): DiscordMessage {
   return { content: '', embeds: [statusEmbed(job, COLORS.cancelled, cancelledByText(byUserId))], components: [], allowedMentions: NO_MENTIONS };
 }
 

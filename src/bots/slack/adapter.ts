@@ -7,8 +7,10 @@
 //   then holds the result), updated with chat.update: throttled progress, final state, Re-roll / Same seed buttons;
 // - the MP4 uploaded into that thread with files.uploadV2.
 // The job's reply context holds channel, thread ts and status message ts: all chat.update and files.uploadV2 need,
-// also after a restart. Which job event shows what, and when, is decided once for both platforms in
-// ../chat-replier.ts; this file says how on Slack.
+// also after a restart. Slack never sends an acknowledged request again, so each one is claimed with what its handling
+// needs (SlackRequest) and its status message is recorded once posted: a process that starts after a crash finishes
+// what the last one had accepted (../delivery-resumption.ts). Which job event shows what, and when, is decided once
+// for both platforms in ../chat-replier.ts; this file says how on Slack.
 // @see https://docs.slack.dev/tools/bolt-js/concepts/event-listening
 import { readFile } from 'node:fs/promises';
 import { webApi, type App } from '@slack/bolt';
@@ -17,7 +19,8 @@ import type { Job, ReplyContext, Requester } from '../../core/jobs.js';
 import { videoBotError } from '../../core/messages.js';
 import type { SubmitResult, VideoService } from '../../service/video-service.js';
 import type { Logger } from '../../log.js';
-import { JobConversations, type VideoLink } from '../chat-replier.js';
+import { awaitsFirstState, JobConversations, type VideoLink } from '../chat-replier.js';
+import { resumeDeliveries } from '../delivery-resumption.js';
 import { cancelAcceptedText, mediaFileName, truncate } from '../job-text.js';
 import type { SlackAppHandle } from './app.js';
 import { helpText, parseVideoRequest } from './parse-mention.js';
@@ -31,6 +34,7 @@ import {
   submittingMessage,
   uploadFailedMessage,
   usageText,
+  type SlackAction,
   type SlackMessage,
 } from './render.js';
 import * as render from './render.js';
@@ -53,6 +57,30 @@ interface StatusPlace {
   threadTs: string | undefined;
 }
 
+/** Who asks: a Slack user and their workspace. */
+interface SlackUser {
+  user: string;
+  teamId?: string;
+}
+
+/**
+ * A request as stored with its claim: everything its handling needs, so that a process that never saw the event can
+ * finish it. `responseUrl` answers /video and buttons (for 30 minutes, five times); `botUserId` is the mention to strip.
+ */
+type SlackRequest =
+  | ({ kind: 'mention'; channel: string; threadTs: string; text: string; botUserId?: string } & SlackUser)
+  | ({ kind: 'command'; channel: string; text: string; botUserId?: string; responseUrl: string } & SlackUser)
+  | ({ kind: 'button'; action: SlackAction; jobId: string; responseUrl: string; place?: StatusPlace & { threadTs: string } } & SlackUser);
+
+/** Requests whose problems and answers go to the user alone, through their response_url. */
+type AnsweredPrivately = Extract<SlackRequest, { kind: 'command' | 'button' }>;
+
+/**
+ * How long after its claim a request is resumed: a response_url works for 30 minutes, and a mention answered later
+ * than that has most likely been asked again.
+ */
+const RESUME_WITHIN_MS = 30 * 60_000;
+
 export class SlackAdapter {
   readonly #o: SlackAdapterOptions;
   readonly #app: App;
@@ -70,16 +98,30 @@ export class SlackAdapter {
       messages: render,
       editStatus: (job, message) => this.#updateStatus(job, message),
       post: (job, message) => this.#postInThread(job, message),
-      deliver: (job) => this.#deliver(job),
+      deliver: (job, posted) => this.#deliver(job, posted),
       describeError: describeSlackError,
     });
   }
 
-  /** Verifies the token (auth.test), then connects (Socket Mode) or starts taking requests (HTTP). */
+  /**
+   * Verifies the token (auth.test), then connects (Socket Mode) or starts taking requests (HTTP); then finishes the
+   * requests a stopped process had accepted and not handled.
+   */
   async start(): Promise<void> {
+    const startedAt = new Date();
     await this.#conversations.start(async () => {
       await this.#o.handle.start();
       this.#log.info({ mode: this.#o.handle.mode }, 'Slack connected');
+    });
+    await resumeDeliveries({
+      service: this.#o.service,
+      logger: this.#log,
+      platform: 'slack',
+      claimedBefore: startedAt,
+      maxAgeMs: RESUME_WITHIN_MS,
+      tooOldReason: 'it is more than 30 minutes old, and its answer would come too late',
+      resume: (delivery) => this.#handle(delivery.key, delivery.request as SlackRequest, delivery.statusMessageId ?? undefined),
+      describeError: describeSlackError,
     });
   }
 
@@ -92,146 +134,207 @@ export class SlackAdapter {
   #registerListeners(): void {
     const app = this.#app;
     app.event('app_mention', async ({ event, context, body }) => {
-      const channel = event.channel;
-      const threadTs = event.thread_ts ?? event.ts;
-      const user = event.user;
-      if (user === undefined) return;
-      const deliveryKey = `slack:event:${body.event_id}`;
-      const explain = (error: VideoBotError) => this.#post({ channel, thread_ts: threadTs, text: `<@${user}> ${requestErrorText(error)}` }).then(() => undefined);
-      if (!(await this.#firstDelivery(deliveryKey, explain))) return;
-      const parsed = parseVideoRequest(event.text, context.botUserId);
-      if (parsed.kind !== 'request') {
-        const help = helpText(await this.#o.service.optionRanges(), context.botUserId === undefined ? '@t2v-bot' : `<@${context.botUserId}>`);
-        await this.#post({ channel, thread_ts: threadTs, text: usageText(parsed.kind === 'error' ? parsed.message : undefined, help) });
-        return;
-      }
-      await this.#submitFrom(
-        { channel, threadTs },
-        requester(user, body.team_id ?? context.teamId),
-        (requester, reply) => this.#o.service.submit({ requester, options: parsed.options, reply, deliveryKey }),
-        // In the mention's thread, for everyone to see (style.md §12).
-        async (statusTs, error) => {
-          await this.#app.client.chat.update({ channel, ts: statusTs, text: `<@${user}> ${requestErrorText(error)}`, blocks: [] });
-        },
-      );
+      if (event.user === undefined) return;
+      const request: SlackRequest = {
+        kind: 'mention',
+        channel: event.channel,
+        threadTs: event.thread_ts ?? event.ts,
+        text: event.text,
+        ...(context.botUserId === undefined ? {} : { botUserId: context.botUserId }),
+        ...slackUser(event.user, body.team_id ?? context.teamId),
+      };
+      await this.#accept(`slack:event:${body.event_id}`, request, (error) => this.#explainInThread(request, error));
     });
 
-    app.command('/video', async ({ command, ack, respond, context }) => {
+    app.command('/video', async ({ command, ack, context }) => {
       await ack();
-      const deliveryKey = `slack:trigger:${command.trigger_id}`;
-      const ephemeral = (text: string) => respond({ response_type: 'ephemeral', text }).then(() => undefined);
-      if (!(await this.#firstDelivery(deliveryKey, (error) => ephemeral(requestErrorText(error))))) return;
-      const parsed = parseVideoRequest(command.text, context.botUserId);
-      if (parsed.kind !== 'request') {
-        const help = helpText(await this.#o.service.optionRanges(), '/video');
-        await ephemeral(usageText(parsed.kind === 'error' ? parsed.message : undefined, help));
-        return;
-      }
-      await this.#submitFrom(
-        { channel: command.channel_id, threadTs: undefined },
-        requester(command.user_id, command.team_id),
-        (requester, reply) => this.#o.service.submit({ requester, options: parsed.options, reply, deliveryKey }),
-        async (statusTs, error) => this.#retractWithEphemeral(command.channel_id, statusTs, requestErrorText(error), respond),
-        (error) => ephemeral(requestErrorText(error)),
-      );
+      const request: SlackRequest = {
+        kind: 'command',
+        channel: command.channel_id,
+        text: command.text,
+        responseUrl: command.response_url,
+        ...(context.botUserId === undefined ? {} : { botUserId: context.botUserId }),
+        ...slackUser(command.user_id, command.team_id),
+      };
+      await this.#accept(`slack:trigger:${command.trigger_id}`, request, (error) => this.#ephemeral(request, requestErrorText(error)));
     });
 
-    app.action(ACTION_ID_PATTERN, async ({ ack, body, action, respond }) => {
+    app.action(ACTION_ID_PATTERN, async ({ ack, body, action }) => {
       await ack();
       if (body.type !== 'block_actions' || action.type !== 'button' || !('action_id' in action)) return;
       const kind = parseActionId(action.action_id);
       const jobId = action.value;
       if (kind === null || jobId === undefined) return;
-      const user = body.user.id;
-      const ephemeral = (text: string) => respond({ response_type: 'ephemeral', replace_original: false, text }).then(() => undefined);
-      const deliveryKey = `slack:trigger:${body.trigger_id}`;
-      if (!(await this.#firstDelivery(deliveryKey, (error) => ephemeral(requestErrorText(error, kind))))) return;
+      const message = body.message;
+      const channel = body.channel?.id ?? body.container.channel_id;
+      const request: SlackRequest = {
+        kind: 'button',
+        action: kind,
+        jobId,
+        responseUrl: body.response_url,
+        // Into the thread the clicked message belongs to (or starts).
+        ...(message === undefined || channel === undefined ? {} : { place: { channel, threadTs: (message.thread_ts as string | undefined) ?? (message.ts as string) } }),
+        ...slackUser(body.user.id, body.team?.id ?? undefined),
+      };
+      await this.#accept(`slack:trigger:${body.trigger_id}`, request, (error) => this.#ephemeral(request, requestErrorText(error, kind)));
+    });
+  }
+
+  /**
+   * Handles the first delivery of `key` (an `event_id`, or a `trigger_id` for commands and buttons). Slack re-sends an
+   * event it thinks was not acknowledged in time; such a retry, or any second delivery, is dropped here unanswered (it
+   * is acknowledged already). If the claim cannot be made, `explain` tells the user why, and nothing else happens.
+   */
+  async #accept(key: string, request: SlackRequest, explain: (error: VideoBotError) => Promise<void>): Promise<void> {
+    try {
+      if (!(await this.#o.service.claimDelivery(key, request))) {
+        this.#log.info({ delivery: key }, 'dropped a Slack delivery that was handled already (a retry or duplicate)');
+        return;
+      }
+    } catch (error) {
+      await explain(asVideoBotError(error));
+      return;
+    }
+    try {
+      await this.#handle(key, request, undefined);
+    } finally {
+      await this.#o.service.deliveryHandled(key).catch((error: unknown) => this.#log.warn({ delivery: key, err: error }, 'could not record that a Slack request was handled'));
+    }
+  }
+
+  /**
+   * Handles a claimed request, the first time or resumed by the next process after a crash; `statusTs` is its status
+   * message when one was posted and recorded already.
+   */
+  async #handle(key: string, request: SlackRequest, statusTs: string | undefined): Promise<void> {
+    const service = this.#o.service;
+    const requester = slackRequester(request);
+    if (request.kind === 'button') {
+      const kind = request.action;
       if (kind === 'cancel') {
         try {
-          const job = await this.#o.service.cancel(jobId, { kind: 'user', platform: 'slack', platformUserId: user });
-          await ephemeral(cancelAcceptedText(job));
+          const job = await service.cancel(request.jobId, { kind: 'user', platform: 'slack', platformUserId: request.user });
+          await this.#ephemeral(request, cancelAcceptedText(job));
         } catch (error) {
-          await ephemeral(requestErrorText(asVideoBotError(error), kind));
+          await this.#ephemeral(request, requestErrorText(asVideoBotError(error), kind));
         }
         return;
       }
-      const message = body.message;
-      const channel = body.channel?.id ?? body.container.channel_id;
-      if (message === undefined || channel === undefined) return;
-      // Into the thread the clicked message belongs to (or starts).
-      const threadTs = (message.thread_ts as string | undefined) ?? (message.ts as string);
+      const place = request.place;
+      if (place === undefined) return;
       const derive = kind === 'reroll' ? 'reroll' : 'reproduce';
       await this.#submitFrom(
-        { channel, threadTs },
-        requester(user, body.team?.id ?? undefined),
-        (requester, reply) => this.#o.service[derive](jobId, { requester, reply, deliveryKey }),
-        async (statusTs, error) => this.#retractWithEphemeral(channel, statusTs, requestErrorText(error, kind), respond),
-        (error) => ephemeral(requestErrorText(error, kind)),
+        key,
+        place,
+        statusTs,
+        (reply) => service[derive](request.jobId, { requester, reply, deliveryKey: key }),
+        async (ts, error) => this.#retractWithEphemeral(request, place.channel, ts, requestErrorText(error, kind)),
+        (error) => this.#ephemeral(request, requestErrorText(error, kind)),
       );
-    });
-  }
-
-  /**
-   * Whether this is the first delivery of `key` (an `event_id`, or a `trigger_id` for commands and buttons). Slack
-   * re-sends an event it thinks was not acknowledged in time; such a retry, or any second delivery, is dropped here
-   * unanswered (it is acknowledged already). If the claim cannot be made, `explain` tells the user why, and nothing
-   * else happens.
-   */
-  async #firstDelivery(key: string, explain: (error: VideoBotError) => Promise<void>): Promise<boolean> {
-    try {
-      if (await this.#o.service.claimDelivery(key)) return true;
-    } catch (error) {
-      await explain(asVideoBotError(error));
-      return false;
+      return;
     }
-    this.#log.info({ delivery: key }, 'dropped a Slack delivery that was handled already (a retry or duplicate)');
-    return false;
+    const parsed = parseVideoRequest(request.text, request.botUserId);
+    if (parsed.kind !== 'request') {
+      const mention = request.kind === 'command' ? '/video' : request.botUserId === undefined ? '@t2v-bot' : `<@${request.botUserId}>`;
+      const text = usageText(parsed.kind === 'error' ? parsed.message : undefined, helpText(await service.optionRanges(), mention));
+      if (request.kind === 'command') await this.#ephemeral(request, text);
+      else await this.#post({ channel: request.channel, thread_ts: request.threadTs, text });
+      return;
+    }
+    const submit = (reply: ReplyContext) => service.submit({ requester, options: parsed.options, reply, deliveryKey: key });
+    if (request.kind === 'mention') {
+      await this.#submitFrom(
+        key,
+        { channel: request.channel, threadTs: request.threadTs },
+        statusTs,
+        submit,
+        // In the mention's thread, for everyone to see (style.md §12).
+        async (ts, error) => {
+          await this.#app.client.chat.update({ channel: request.channel, ts, text: `<@${request.user}> ${requestErrorText(error)}`, blocks: [] });
+        },
+      );
+      return;
+    }
+    await this.#submitFrom(
+      key,
+      { channel: request.channel, threadTs: undefined },
+      statusTs,
+      submit,
+      async (ts, error) => this.#retractWithEphemeral(request, request.channel, ts, requestErrorText(error)),
+      (error) => this.#ephemeral(request, requestErrorText(error)),
+    );
   }
 
   /**
-   * Posts the job's status message first (its ts goes into the reply context), submits, and renders the first state.
-   * `rejected` shows a submit error; `unpostable` handles a status message Slack refused (not in the channel).
+   * Posts the job's status message first (its ts goes into the reply context), unless `statusTs` names one posted
+   * before a restart; records it with the delivery, submits, and renders the first state. `rejected` shows a submit
+   * error; `unpostable` handles a status message Slack refused (not in the channel).
    */
   async #submitFrom(
+    key: string,
     place: StatusPlace,
-    requester: Requester,
-    submit: (requester: Requester, reply: ReplyContext) => Promise<SubmitResult>,
+    statusTs: string | undefined,
+    submit: (reply: ReplyContext) => Promise<SubmitResult>,
     rejected: (statusTs: string, error: VideoBotError) => Promise<void>,
     unpostable?: (error: VideoBotError) => Promise<void>,
   ): Promise<void> {
-    let statusTs: string;
-    try {
-      statusTs = await this.#post({ channel: place.channel, ...(place.threadTs === undefined ? {} : { thread_ts: place.threadTs }), ...submittingMessage() });
-    } catch (error) {
-      const platformError = toPlatformError(error);
-      this.#log.warn({ channel: place.channel, err: describeSlackError(error) }, 'could not post a status message in Slack');
-      if (unpostable !== undefined) await unpostable(platformError);
-      return;
-    }
-    const reply: ReplyContext = { platform: 'slack', channelId: place.channel, threadId: place.threadTs ?? statusTs, messageId: statusTs };
-    await this.#conversations.settingUp(statusTs, async () => {
-      let result: SubmitResult;
+    let ts = statusTs;
+    if (ts === undefined) {
       try {
-        result = await submit(requester, reply);
+        ts = await this.#post({ channel: place.channel, ...(place.threadTs === undefined ? {} : { thread_ts: place.threadTs }), ...submittingMessage() });
       } catch (error) {
-        await rejected(statusTs, asVideoBotError(error));
+        const platformError = toPlatformError(error);
+        this.#log.warn({ channel: place.channel, err: describeSlackError(error) }, 'could not post a status message in Slack');
+        if (unpostable !== undefined) await unpostable(platformError);
         return;
       }
-      await this.#update(place.channel, statusTs, queuedMessage(result.job, result.position, result.etaSeconds));
+      // A crash before this is recorded means one more status message when the next process resumes the request.
+      await this.#o.service
+        .recordDeliveryStatusMessage(key, ts)
+        .catch((error: unknown) => this.#log.warn({ delivery: key, err: error }, 'could not record the status message of a Slack request'));
+    }
+    const statusMessage = ts;
+    const reply: ReplyContext = { platform: 'slack', channelId: place.channel, threadId: place.threadTs ?? statusMessage, messageId: statusMessage };
+    await this.#conversations.settingUp(statusMessage, async () => {
+      let result: SubmitResult;
+      try {
+        result = await submit(reply);
+      } catch (error) {
+        await rejected(statusMessage, asVideoBotError(error));
+        return;
+      }
+      if (!awaitsFirstState(result.job)) return;
+      await this.#update(place.channel, statusMessage, queuedMessage(result.job, result.position, result.etaSeconds));
     });
   }
 
+  /** A mention's problem in its thread, naming the user. */
+  async #explainInThread(request: Extract<SlackRequest, { kind: 'mention' }>, error: VideoBotError): Promise<void> {
+    await this.#post({ channel: request.channel, thread_ts: request.threadTs, text: `<@${request.user}> ${requestErrorText(error)}` });
+  }
+
   /** Removes a status message that will not become a job, and tells only the user why. */
-  async #retractWithEphemeral(channel: string, ts: string, text: string, respond: (message: { response_type: 'ephemeral'; text: string }) => Promise<unknown>) {
+  async #retractWithEphemeral(request: AnsweredPrivately, channel: string, ts: string, text: string): Promise<void> {
     /** @see https://docs.slack.dev/reference/methods/chat.delete */
     await this.#app.client.chat.delete({ channel, ts }).catch((error: unknown) => this.#log.warn({ err: describeSlackError(error) }, 'could not delete a Slack status message'));
-    await respond({ response_type: 'ephemeral', text });
+    await this.#ephemeral(request, text);
+  }
+
+  /**
+   * An answer for the user alone, through the request's response_url, as Bolt's respond() posts it (Bolt does not
+   * export it, and a resumed request has no Bolt listener); a button's answer never replaces the clicked message.
+   */
+  async #ephemeral(request: AnsweredPrivately, text: string): Promise<void> {
+    const body = { response_type: 'ephemeral', ...(request.kind === 'button' ? { replace_original: false } : {}), text };
+    const response = await fetch(request.responseUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    // The URL is a credential for 30 minutes: it stays out of the error.
+    if (!response.ok) throw new Error(`Slack refused an answer to a response_url (HTTP ${response.status})`);
   }
 
   // ---- job messages (JobConversations decides when; these say how, on Slack) ----
 
   /** Uploads the MP4 (or PNG) into the job's thread, then turns the status message into the result card. */
-  async #deliver(job: Job): Promise<void> {
+  async #deliver(job: Job, posted: () => Promise<void>): Promise<void> {
     const output = job.output;
     if (output === null) throw new Error(`job ${job.id} succeeded without output`);
     try {
@@ -248,6 +351,7 @@ export class SlackAdapter {
       this.#log.warn({ jobId: job.id, err: describeSlackError(error) }, 'could not upload a video to Slack');
       await this.#postInThread(job, uploadFailedMessage(job, toPlatformError(error), await this.#o.videoLink?.(job.id)));
     }
+    await posted();
     await this.#updateStatus(job, doneMessage(job));
   }
 
@@ -271,8 +375,12 @@ export class SlackAdapter {
   }
 }
 
-function requester(userId: string, teamId: string | undefined): Requester {
-  return { platform: 'slack', platformUserId: userId, ...(teamId === undefined ? {} : { workspaceId: teamId }) };
+function slackUser(user: string, teamId: string | undefined): SlackUser {
+  return { user, ...(teamId === undefined ? {} : { teamId }) };
+}
+
+function slackRequester(request: SlackUser): Requester {
+  return { platform: 'slack', platformUserId: request.user, ...(request.teamId === undefined ? {} : { workspaceId: request.teamId }) };
 }
 
 /** Slack's `{ok: false, error}` answers as the one coded error type (style.md §11). */

@@ -101,8 +101,8 @@ export function failedMessage(job: Job, text: string): SlackMessage {
   return { text: `Failed: ${shown}`, blocks: statusBlocks(job, `:x: Failed: ${shown}`, [button('reroll', 'Try again with a new seed', job.id)]) };
 }
 
-/** `byUserId` undefined: an admin cancelled it from the dashboard or the API. */
-export function cancelledMessage(job: Job, byUserId: string | undefined): SlackMessage {
+/** `byUserId` as cancelledByText takes it: a user, undefined for an admin, null when not known. */
+export function cancelledMessage(job: Job, byUserId: string | undefined | null): SlackMessage {
   const line = cancelledByText(byUserId);
   return { text: line, blocks: statusBlocks(job, `:no_entry_sign: ${line}`, []) };
 }
