@@ -30,6 +30,7 @@ interface SoakOptions {
   videosPerDay: number | undefined;
   drainSeconds: number;
   keepLogs: string | undefined;
+  workers: number;
 }
 
 const API_USERS = ['ada', 'brian', 'chen'];
@@ -57,11 +58,13 @@ const program = new Command('soak')
   .option('--videos-per-day <n>', 'QUOTA_VIDEOS_PER_DAY (default: low enough that some submits are refused)', whole(0))
   .option('--drain-seconds <n>', 'how long the queue may take to drain after the traffic', whole(1), 180)
   .option('--keep-logs <dir>', 'copy the service logs of each run into this folder')
+  .option('--workers <n>', 'run a front and this many `t2v worker` processes (Postgres), and kill workers instead of the service', whole(0), 0)
   .showHelpAfterError();
 
 const options = program.parse().opts<Omit<SoakOptions, 'seed'> & { seed?: number }>();
 const soak: SoakOptions = { ...options, seed: options.seed ?? randomBytes(4).readUInt32BE() % 1_000_000 };
-const providers: Provider[] = soak.database === 'both' ? ['sqlite', 'postgres'] : [soak.database];
+if (soak.workers > 0 && soak.database === 'sqlite') program.error('--workers needs Postgres: workers coordinate through one Postgres database (--database postgres)');
+const providers: Provider[] = soak.workers > 0 ? ['postgres'] : soak.database === 'both' ? ['sqlite', 'postgres'] : [soak.database];
 
 /** What the current run must undo if the soak itself is interrupted. */
 const cleanups: (() => Promise<void>)[] = [];
@@ -120,10 +123,13 @@ async function soakOne(provider: Provider) {
       SLACK_BOT_TOKEN: fake.botToken,
       SLACK_SIGNING_SECRET: fake.signingSecret,
       SLACK_API_URL: fake.apiUrl,
+      // A killed worker's job comes back after this; the default 30 s would mostly measure waiting.
+      LEASE_TIMEOUT_SECONDS: '5',
     };
-    const set = new ServiceSet({ env: serviceEnv, cwd: runDir, logDir, url });
+    const set = new ServiceSet({ env: serviceEnv, cwd: runDir, logDir, url, workers: soak.workers, adminToken });
     cleanups.push(() => set.killAll());
-    console.log(`soak ${provider}: seed ${soak.seed}, ${soak.seconds} s, at most ${soak.maxJobs} job requests, a SIGKILL every ${soak.killEvery} s on average, QUOTA_VIDEOS_PER_DAY=${serviceEnv.QUOTA_VIDEOS_PER_DAY}`);
+    const shape = soak.workers === 0 ? 't2v serve' : `a front and ${soak.workers} workers`;
+    console.log(`soak ${provider} (${shape}): seed ${soak.seed}, ${soak.seconds} s, at most ${soak.maxJobs} job requests, a SIGKILL every ${soak.killEvery} s on average, QUOTA_VIDEOS_PER_DAY=${serviceEnv.QUOTA_VIDEOS_PER_DAY}`);
     await set.start();
 
     const traffic = new Traffic({ set, fake, rng, adminToken, seconds: soak.seconds, maxJobs: soak.maxJobs, apiUsers: API_USERS, slackUsers: SLACK_USERS });
@@ -150,7 +156,7 @@ async function soakOne(provider: Provider) {
       unexpectedExits: set.unexpectedExits,
       finalExits,
     });
-    const title = `${provider === 'sqlite' ? 'SQLite' : 'Postgres'}: seed ${soak.seed}, ${soak.seconds} s, max ${soak.maxJobs} job requests, ${availableParallelism()} CPU cores`;
+    const title = `${provider === 'sqlite' ? 'SQLite' : 'Postgres'}${soak.workers === 0 ? '' : ` with a front and ${soak.workers} workers`}: seed ${soak.seed}, ${soak.seconds} s, max ${soak.maxJobs} job requests, ${availableParallelism()} CPU cores`;
     return { title, figures, zeroes: mustBeZero(figures) };
   } finally {
     await cleanUp();

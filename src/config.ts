@@ -3,12 +3,14 @@
 // `.env` in the working directory is read when present; real environment variables win over it.
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const ENGINE_DEVICES = ['auto', 'cuda', 'cpu'] as const;
+export const MEDIA_STORES = ['auto', 'files', 'database'] as const;
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type EngineDevice = (typeof ENGINE_DEVICES)[number];
@@ -49,7 +51,7 @@ export interface Config {
     deviceId: number;
     /** 0 = all cores. */
     threads: number;
-    /** Jobs rendered at once; the queue's concurrency. */
+    /** Jobs this process renders at once; 0: it renders none (a front: API, chat, dashboard). */
     slots: number;
     /** '' = search ffmpeg-static, @ffmpeg-installer/ffmpeg, then `ffmpeg` on PATH. */
     ffmpegPath: string;
@@ -76,6 +78,17 @@ export interface Config {
     halfLifeMinutes: number;
     /** Usage is divided by the weight: a weight-2 user is served about twice as often under contention. */
     roleWeights: { user: number; trusted: number; admin: number };
+  };
+  workers: {
+    /** WORKER_NAME: how this process appears among the workers (dashboard, API, metrics). */
+    name: string;
+    /** How long a worker's claim on a running job holds without a heartbeat; then any process takes the job back. */
+    leaseSeconds: number;
+    /**
+     * Where finished videos are kept for the process that serves and posts them: `files` under DATA_DIR/outputs
+     * (one host, or a shared DATA_DIR), `database` (workers on other hosts; Postgres).
+     */
+    mediaStore: 'files' | 'database';
   };
   /** How long SIGTERM waits for running jobs before putting them back in the queue. */
   drainTimeoutSeconds: number;
@@ -221,7 +234,7 @@ const envSchema = z.object({
   ENGINE_DEVICE: oneOf(ENGINE_DEVICES, 'auto'),
   ENGINE_DEVICE_ID: integer(0, 64, 0),
   ENGINE_THREADS: integer(0, 1024, 0),
-  ENGINE_SLOTS: integer(1, 16, 1),
+  ENGINE_SLOTS: integer(0, 16, 1),
   ENGINE_SECONDS_PER_UNIT: decimal(0.0001, 3600, 0.1),
   FFMPEG_PATH: text(''),
   HF_ENDPOINT: httpUrl('https://huggingface.co'),
@@ -249,6 +262,9 @@ const envSchema = z.object({
   TRUSTED_WEIGHT: decimal(0.01, 1000, 2),
   ADMIN_WEIGHT: decimal(0.01, 1000, 4),
   DRAIN_TIMEOUT_SECONDS: integer(0, 86_400, 30),
+  WORKER_NAME: optionalText,
+  LEASE_TIMEOUT_SECONDS: integer(3, 3_600, 30),
+  MEDIA_STORE: oneOf(MEDIA_STORES, 'auto'),
 });
 
 /** Names of every variable the service reads (the README table and .env.example list the same). */
@@ -269,6 +285,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const e = parsed.data;
   const dataDir = resolve(e.DATA_DIR);
+  const databaseUrl = e.DATABASE_URL ?? `file:${resolve(dataDir, 't2v.db')}`;
   const browsableHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? '127.0.0.1' : e.HOST;
   return {
     host: e.HOST,
@@ -276,7 +293,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: (e.PUBLIC_URL ?? `http://${browsableHost.includes(':') ? `[${browsableHost}]` : browsableHost}:${e.PORT}`).replace(/\/+$/, ''),
     dataDir,
     outputsDir: resolve(dataDir, 'outputs'),
-    databaseUrl: e.DATABASE_URL ?? `file:${resolve(dataDir, 't2v.db')}`,
+    databaseUrl,
     adminToken: e.ADMIN_TOKEN,
     logLevel: e.LOG_LEVEL,
     engine: {
@@ -315,6 +332,11 @@ export function loadConfig(env: Env = process.env): Config {
     fairShare: {
       halfLifeMinutes: e.FAIR_SHARE_HALF_LIFE_MINUTES,
       roleWeights: { user: 1, trusted: e.TRUSTED_WEIGHT, admin: e.ADMIN_WEIGHT },
+    },
+    workers: {
+      name: e.WORKER_NAME?.trim() || `${hostname()}:${process.pid}`,
+      leaseSeconds: e.LEASE_TIMEOUT_SECONDS,
+      mediaStore: e.MEDIA_STORE === 'auto' ? (databaseUrl.startsWith('file:') ? 'files' : 'database') : e.MEDIA_STORE,
     },
     drainTimeoutSeconds: e.DRAIN_TIMEOUT_SECONDS,
   };

@@ -1,34 +1,40 @@
 // The composition root: the only place that wires concrete parts together. `startService` is what `t2v serve`
 // runs, and what tests run in-process with a test renderer.
+import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { adminDashboard } from './admin/plugin.js';
 import { createChatAdapters, type ChatAdapterOptions } from './bots/chat-adapters.js';
 import { httpApi } from './http/api/routes.js';
 import { mediaLinkRoutes } from './http/media.js';
-import { configSecrets, type Config } from './config.js';
+import { ConfigError, configSecrets, type Config } from './config.js';
 import { setupAdminAuth, type AdminAuth } from './service/admin-auth.js';
 import { EventBus, type EventListener } from './core/events.js';
 import { setupMediaLinks } from './service/media-links.js';
 import type { Renderer } from './core/ports.js';
 import { VideoService } from './service/video-service.js';
 import { AuditLog } from './db/audit-log.js';
+import { parseDatabaseUrl } from './db/database-url.js';
 import { connectDatabase, databaseTarget, type Database } from './db/database.js';
 import { migrateDatabase } from './db/migrations.js';
+import { notificationChannel } from './db/notifications.js';
 import { SettingsStore } from './db/settings.js';
 import { createMetrics } from './http/metrics.js';
 import { buildServer, type HttpPlugin } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { CostModel } from './queue/cost-model.js';
-import { JobStore } from './queue/job-store.js';
+import { JobStore, type Recovered } from './queue/job-store.js';
+import { LocalMedia } from './queue/local-media.js';
+import { QueueView } from './queue/queue-view.js';
 import { loadRenderResult } from './queue/render-result.js';
 import { sweepOutputs } from './queue/retention.js';
 import { Worker } from './queue/worker.js';
+import { WorkerRegistry } from './queue/worker-registry.js';
+import { Cluster } from './service/cluster.js';
 
 /** A render interrupted by a crash is tried this many times in all before it fails. */
 export const MAX_RENDER_ATTEMPTS = 2;
-/** Fair-share history older than this many half-lives weighs under 0.1 % and is not loaded. */
-const HISTORY_HALF_LIVES = 10;
 const RETENTION_SWEEP_MS = 3_600_000;
 
 export interface StartOptions {
@@ -82,19 +88,10 @@ export async function startService(config: Config, options: StartOptions = {}): 
   const secrets = configSecrets(config);
   const logger = options.logger ?? createLogger({ level: config.logLevel, secrets });
   const clock = options.clock ?? (() => new Date());
-  await mkdir(config.outputsDir, { recursive: true });
-
-  const target = databaseTarget(config.databaseUrl);
-  const applied = await migrateDatabase(target);
-  logger.info({ database: target.displayUrl, provider: target.provider, applied }, applied.length > 0 ? 'database migrated' : 'database up to date');
-  const db = await connectDatabase(target);
+  const core = await openCore(config, { ...options, logger, clock, servesMedia: true });
+  const { db, settings, store, events } = core;
   try {
-
-    const settings = new SettingsStore(db.prisma, config.settingDefaults);
-    const store = new JobStore(db.prisma);
     const audit = new AuditLog(db.prisma);
-    await store.init();
-
     if (options.rotateAdminToken === true && config.adminToken !== undefined) {
       logger.warn('--rotate-admin-token has no effect while ADMIN_TOKEN is set');
     }
@@ -106,50 +103,23 @@ export async function startService(config: Config, options: StartOptions = {}): 
     }
 
     const mediaLinks = await setupMediaLinks(settings, config.publicUrl);
-
-    const renderer = options.renderer;
-    const speedKey = speedSettingKey(renderer);
-    const storedSpeed = Number(await settings.readInternal(speedKey));
-    const costModel = new CostModel(storedSpeed > 0 ? storedSpeed : config.engine.secondsPerUnit, (value) => {
-      settings.writeInternal(speedKey, String(value)).catch((error: unknown) => logger.warn({ err: error }, 'could not save the render speed'));
-    });
-
-    const events = new EventBus((error, event) => logger.error({ err: error, event: event.type }, 'event listener failed'));
-    for (const listener of options.listeners ?? []) events.subscribe(listener);
-    const worker = new Worker({
+    const service = new VideoService({
+      config,
       store,
-      renderer,
+      worker: core.worker,
+      view: core.view,
+      media: core.media,
+      settings,
+      audit,
       events,
-      costModel,
-      logger: logger.child({ component: 'worker' }),
-      outputsDir: config.outputsDir,
-      slots: config.engine.slots,
-      halfLifeMinutes: config.fairShare.halfLifeMinutes,
-      roleWeights: config.fairShare.roleWeights,
-      ...(options.enginePollMs === undefined ? {} : { enginePollMs: options.enginePollMs }),
+      mediaLinks,
+      logger,
+      ...(core.cluster === undefined ? {} : { cluster: core.cluster }),
       clock,
     });
-
-    const now = clock();
-    const recovered = await store.recoverInterrupted(MAX_RENDER_ATTEMPTS, now, (jobId) => loadRenderResult(config.outputsDir, jobId));
-    const historySince = new Date(now.getTime() - HISTORY_HALF_LIVES * config.fairShare.halfLifeMinutes * 60_000);
-    const queued = await store.listQueued();
-    const service = new VideoService({ config, store, worker, settings, audit, costModel, events, mediaLinks, logger, clock });
     // Subscribed before the queue is restored: threads of jobs that resume or finish at once still get their updates.
     const chat = createChatAdapters(config, service, logger, options.chat);
-    worker.start(await store.usageHistory(historySince), queued);
-    for (const job of recovered.succeeded) events.emit({ type: 'succeeded', job });
-    for (const job of recovered.requeued) events.emit({ type: 'requeued', job, reason: 'restart' });
-    for (const job of recovered.failed) events.emit({ type: 'failed', job, error: job.error ?? { code: 'unknown', message: '' } });
-    logger.info(
-      {
-        queued: queued.length,
-        recordedAfterCrash: recovered.succeeded.map((j) => j.id),
-        requeuedAfterCrash: recovered.requeued.map((j) => j.id),
-        failedAfterCrash: recovered.failed.map((j) => j.id),
-      },
-      'queue restored',
-    );
+    await core.run();
 
     const metrics = createMetrics(service);
     const app = await buildServer({
@@ -187,20 +157,263 @@ export async function startService(config: Config, options: StartOptions = {}): 
     const close = () =>
       (closing ??= (async () => {
         clearInterval(sweepTimer);
+        service.beginShutdown();
         logger.info({ drainTimeoutSeconds: config.drainTimeoutSeconds }, 'shutting down: draining running jobs');
-        await worker.drain(config.drainTimeoutSeconds * 1000);
+        await core.drain();
         await chat.stop();
         metrics.close();
         await app.close();
-        await renderer?.close().catch((error: unknown) => logger.error({ err: error }, 'engine close failed'));
-        await db.close();
+        await core.close();
         logger.info('stopped');
       })());
 
     return { config, app, service, auth: admin.auth, db, logger, url, close };
   } catch (error) {
+    await core.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+export interface WorkerStartOptions {
+  renderer?: Renderer;
+  logger?: Logger;
+  enginePollMs?: number;
+  clock?: () => Date;
+}
+
+export interface RunningWorker {
+  config: Config;
+  worker: Worker;
+  logger: Logger;
+  /** Resolves with the reason when the worker refuses to work (a model that differs from the pool's). */
+  refused: Promise<string>;
+  /** Drains running jobs (up to DRAIN_TIMEOUT_SECONDS), then closes the engine and the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * `t2v worker`: only an engine that takes jobs from the shared queue, for a GPU host joining a pool. Its job events
+ * reach the fronts through Postgres; it serves no HTTP and runs no chat adapter. Postgres only: workers coordinate
+ * through it.
+ */
+export async function startWorker(config: Config, options: WorkerStartOptions = {}): Promise<RunningWorker> {
+  if (parseDatabaseUrl(config.databaseUrl).provider !== 'postgresql') {
+    throw new ConfigError([
+      'DATABASE_URL is a SQLite file, but `t2v worker` needs Postgres: workers on several hosts coordinate through one Postgres database. With SQLite, run one `t2v serve`, which renders too.',
+    ]);
+  }
+  if (config.engine.slots === 0) throw new ConfigError(['ENGINE_SLOTS is 0, but a worker exists to render: set ENGINE_SLOTS to 1 or more.']);
+  const logger = options.logger ?? createLogger({ level: config.logLevel, secrets: configSecrets(config) });
+  let refuse!: (reason: string) => void;
+  const refused = new Promise<string>((resolve) => (refuse = resolve));
+  const core = await openCore(config, { ...options, logger, clock: options.clock ?? (() => new Date()), servesMedia: false, onModelMismatch: refuse });
+  try {
+    await core.run();
+  } catch (error) {
+    await core.close().catch(() => undefined);
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      logger.info({ drainTimeoutSeconds: config.drainTimeoutSeconds }, 'shutting down: draining running jobs');
+      await core.drain();
+      await core.close();
+      logger.info('stopped');
+    })());
+  return { config, worker: core.worker!, logger, refused, close };
+}
+
+interface CoreOptions {
+  renderer?: Renderer;
+  logger: Logger;
+  clock: () => Date;
+  listeners?: EventListener[];
+  enginePollMs?: number;
+  /** This process serves the files it renders (HTTP, chat): its local copies are kept. */
+  servesMedia: boolean;
+  onModelMismatch?: (message: string) => void;
+}
+
+/** What every process sharing the database runs: its database, the job store, the event bus, the queue view, its engine's worker and, on Postgres, the relay to the other processes. */
+interface Core {
+  db: Database;
+  settings: SettingsStore;
+  store: JobStore;
+  events: EventBus;
+  view: QueueView;
+  media: LocalMedia;
+  worker: Worker | undefined;
+  cluster: Cluster | undefined;
+  /** Recovers this host's interrupted jobs, starts the view, the relay, the worker and the lease reaper. */
+  run(): Promise<void>;
+  /** Stops taking jobs and lets running renders finish (DRAIN_TIMEOUT_SECONDS). */
+  drain(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function openCore(config: Config, options: CoreOptions): Promise<Core> {
+  const { logger, clock, renderer } = options;
+  await mkdir(config.outputsDir, { recursive: true });
+  const target = databaseTarget(config.databaseUrl);
+  const applied = await migrateDatabase(target);
+  logger.info({ database: target.displayUrl, provider: target.provider, applied }, applied.length > 0 ? 'database migrated' : 'database up to date');
+  const db = await connectDatabase(target);
+  try {
+    const settings = new SettingsStore(db.prisma, config.settingDefaults);
+    const store = new JobStore(db.prisma);
+    await store.init();
+    const speedKey = speedSettingKey(renderer);
+    const storedSpeed = Number(await settings.readInternal(speedKey));
+    const costModel = new CostModel(
+      storedSpeed > 0 ? storedSpeed : config.engine.secondsPerUnit,
+      (value) => {
+        settings.writeInternal(speedKey, String(value)).catch((error: unknown) => logger.warn({ err: error }, 'could not save the render speed'));
+      },
+      storedSpeed > 0,
+    );
+    const events = new EventBus((error, event) => logger.error({ err: error, event: event.type }, 'event listener failed'));
+    for (const listener of options.listeners ?? []) events.subscribe(listener);
+    const registry = new WorkerRegistry(db.prisma);
+    const media = new LocalMedia(store, config.outputsDir);
+    const leaseMs = config.workers.leaseSeconds * 1000;
+    const worker =
+      config.engine.slots === 0
+        ? undefined
+        : new Worker({
+            store,
+            registry,
+            renderer,
+            events,
+            costModel,
+            logger: logger.child({ component: 'worker' }),
+            outputsDir: config.outputsDir,
+            identity: { id: randomUUID(), name: config.workers.name, host: hostname(), pid: process.pid, slots: config.engine.slots },
+            halfLifeMinutes: config.fairShare.halfLifeMinutes,
+            roleWeights: config.fairShare.roleWeights,
+            leaseMs,
+            mediaStore: config.workers.mediaStore,
+            keepLocalFiles: options.servesMedia,
+            ...(options.onModelMismatch === undefined ? {} : { onModelMismatch: options.onModelMismatch }),
+            ...(options.enginePollMs === undefined ? {} : { enginePollMs: options.enginePollMs }),
+            clock,
+          });
+    const view = new QueueView({
+      source: {
+        listQueued: () => store.listQueued(),
+        listRunning: () => store.listRunning(),
+        usageHistory: (since) => store.usageHistory(since),
+        listWorkers: (since) => registry.listLive(since),
+      },
+      events,
+      costModel,
+      halfLifeMinutes: config.fairShare.halfLifeMinutes,
+      roleWeights: config.fairShare.roleWeights,
+      workerTimeoutMs: leaseMs,
+      logger,
+      clock,
+    });
+    const cluster =
+      target.provider === 'postgresql'
+        ? new Cluster({
+            prisma: db.prisma,
+            connectionString: target.location.target,
+            channel: notificationChannel(target.location.schema),
+            store,
+            events,
+            view,
+            media,
+            worker,
+            logger: logger.child({ component: 'cluster' }),
+          })
+        : undefined;
+
+    const emitRecovered = (recovered: Recovered) => {
+      for (const job of recovered.succeeded) events.emit({ type: 'succeeded', job });
+      for (const job of recovered.requeued) events.emit({ type: 'requeued', job, reason: 'restart' });
+      for (const job of recovered.failed) events.emit({ type: 'failed', job, error: job.error ?? { code: 'unknown', message: '' } });
+    };
+    let reaper: NodeJS.Timeout | undefined;
+    return {
+      db,
+      settings,
+      store,
+      events,
+      view,
+      media,
+      worker,
+      cluster,
+      async run() {
+        const recovered = await store.recoverInterrupted(
+          MAX_RENDER_ATTEMPTS,
+          clock(),
+          (jobId) => loadRenderResult(config.outputsDir, jobId),
+          (holder) => holder === null || (holder.host === hostname() && !workerIsAlive(holder)),
+        );
+        await cluster?.start();
+        await view.start(worker === undefined ? undefined : () => worker.engineStatus);
+        if (worker !== undefined) {
+          workersHere.add(worker.id);
+          await worker.start();
+        }
+        emitRecovered(recovered);
+        logger.info(
+          {
+            queued: view.counts().queued,
+            recordedAfterCrash: recovered.succeeded.map((j) => j.id),
+            requeuedAfterCrash: recovered.requeued.map((j) => j.id),
+            failedAfterCrash: recovered.failed.map((j) => j.id),
+          },
+          'queue restored',
+        );
+        // Jobs of workers that died or hung (on any host) come back when their lease has run out.
+        reaper = setInterval(() => {
+          store
+            .reclaimExpired(MAX_RENDER_ATTEMPTS, clock())
+            .then((expired) => {
+              if (expired.requeued.length + expired.failed.length === 0) return;
+              logger.warn({ requeued: expired.requeued.map((j) => j.id), failed: expired.failed.map((j) => j.id) }, 'took back the jobs of a worker whose lease ran out');
+              emitRecovered(expired);
+              worker?.wake();
+            })
+            .catch((error: unknown) => logger.warn({ err: error }, 'could not take back expired leases'));
+        }, Math.max(250, leaseMs / 2));
+        reaper.unref();
+      },
+      async drain() {
+        clearInterval(reaper);
+        await worker?.drain(config.drainTimeoutSeconds * 1000);
+      },
+      async close() {
+        clearInterval(reaper);
+        if (worker !== undefined) workersHere.delete(worker.id);
+        view.stop();
+        await cluster?.close().catch((error: unknown) => logger.warn({ err: error }, 'could not close the notification connection'));
+        await renderer?.close().catch((error: unknown) => logger.error({ err: error }, 'engine close failed'));
+        await db.close();
+      },
+    };
+  } catch (error) {
     await db.close().catch(() => undefined);
     throw error;
+  }
+}
+
+/** Workers running in this process (a process may stop a service and start another, as tests do). */
+const workersHere = new Set<string>();
+
+/**
+ * Whether a worker of this host still runs: one of this process's, or a process with its pid (signal 0 only checks;
+ * EPERM: it runs, as another user). A pid reused by an unrelated process reads as alive: its jobs then wait for
+ * their lease to run out instead of being taken back at once.
+ */
+function workerIsAlive(worker: { id: string; pid: number }): boolean {
+  if (worker.pid === process.pid) return workersHere.has(worker.id);
+  try {
+    process.kill(worker.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -35,7 +35,7 @@ export async function killAtRandom(options: FaultOptions): Promise<Kill[]> {
   for (;;) {
     const gapMs = options.meanIntervalSeconds * 1000 * (0.5 + rng.int(0, 1000) / 1000);
     if (!(await pause(gapMs, signal))) return kills;
-    const member = rng.pick(set.members);
+    const member = rng.pick(set.killable);
     let running: string[] = [];
     if (rng.chance(0.5)) {
       running = await runningJobs(options, signal);

@@ -1,6 +1,7 @@
-// The processes under test, as real child processes. Today the set is one `t2v serve` (HTTP API, Slack adapter, queue
-// and engine in one process); the scale-out change adds worker members here, and the traffic and the faults keep
-// seeing only `url`, `members` and the readiness of the set.
+// The processes under test, as real child processes: one `t2v serve` (HTTP API, Slack adapter, queue and engine in one
+// process), or with `workers`, a front (`t2v serve --no-engine`) and that many `t2v worker` processes on one Postgres
+// database, each with its own data folder as on separate hosts. The traffic sees only `url` and the readiness of the
+// set; the faults strike the `killable` members (the workers, when there are any).
 //
 // Each incarnation of a member writes stdout and stderr straight into its own log file (a file descriptor, not a
 // pipe), so a SIGKILL loses no line the process had written, and the logs are an independent record of what it did.
@@ -51,8 +52,8 @@ interface MemberOptions {
   env: Record<string, string>;
   cwd: string;
   logDir: string;
-  /** True once the incarnation serves (for `t2v serve`: /healthz says ok, the engine is ready). */
-  isReady(): Promise<boolean>;
+  /** True once the incarnation started at `spawnedAt` (epoch ms) serves. */
+  isReady(spawnedAt: number): Promise<boolean>;
   onUnexpectedExit(exit: UnexpectedExit): void;
 }
 
@@ -76,6 +77,7 @@ class ChildMember implements ServiceMember {
     this.logFiles.push(logFile);
     const log = openSync(logFile, 'a');
     const spawnedAt = performance.now();
+    const spawnedAtEpoch = Date.now();
     const child = spawn(process.execPath, ['--require', LOOPBACK_GUARD, '--import', TSX, ...this.#o.args], {
       cwd: this.#o.cwd,
       env: this.#o.env,
@@ -92,7 +94,7 @@ class ChildMember implements ServiceMember {
         resolve();
       }),
     );
-    while (!(await this.#o.isReady())) {
+    while (!(await this.#o.isReady(spawnedAtEpoch))) {
       if (exited) throw new Error(`${this.name} exited before it was ready; see ${logFile}`);
       await sleep(READY_POLL_MS);
     }
@@ -120,6 +122,10 @@ class ChildMember implements ServiceMember {
 export interface ServiceSetOptions {
   /** The service's environment (nothing is inherited but PATH and HOME). */
   env: Record<string, string>;
+  /** 0: one `t2v serve`; more: a front and this many workers (Postgres). */
+  workers: number;
+  /** For the workers' readiness, read from the front's /api/v1/queue. */
+  adminToken: string;
   /** Working directory of the children: not the checkout, whose .env would otherwise be read. */
   cwd: string;
   logDir: string;
@@ -130,6 +136,8 @@ export interface ServiceSetOptions {
 export class ServiceSet {
   readonly url: string;
   readonly members: readonly ServiceMember[];
+  /** The members the faults strike. */
+  readonly killable: readonly ServiceMember[];
   readonly readyTimes: ReadyTime[] = [];
   readonly unexpectedExits: UnexpectedExit[] = [];
   /** Members not serving now (being killed, restarting). */
@@ -140,16 +148,32 @@ export class ServiceSet {
   constructor(options: ServiceSetOptions) {
     this.url = options.url;
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? options.cwd, ...options.env };
-    const serve: ServiceMember = new ChildMember({
-      name: 'serve',
-      args: [CLI, 'serve'],
-      env,
-      cwd: options.cwd,
-      logDir: options.logDir,
-      isReady: () => healthOk(this.url),
-      onUnexpectedExit: (exit) => this.#restartAfterCrash(serve, exit),
-    });
-    this.members = [serve];
+    const member = (name: string, args: string[], memberEnv: Record<string, string>, isReady: (spawnedAt: number) => Promise<boolean>): ServiceMember => {
+      const child: ServiceMember = new ChildMember({
+        name,
+        args: [CLI, ...args],
+        env: { ...env, ...memberEnv },
+        cwd: options.cwd,
+        logDir: options.logDir,
+        isReady,
+        onUnexpectedExit: (exit) => this.#restartAfterCrash(child, exit),
+      });
+      return child;
+    };
+    if (options.workers === 0) {
+      this.members = [member('serve', ['serve'], {}, () => healthOk(this.url, ['ok']))];
+      this.killable = this.members;
+    } else {
+      // The front renders nothing: it serves once /healthz answers, whatever the workers do.
+      const front = member('front', ['serve', '--no-engine'], {}, () => healthOk(this.url, ['ok', 'degraded']));
+      const workers = Array.from({ length: options.workers }, (_, i) => {
+        const name = `worker${i + 1}`;
+        const dataDir = `${options.env.DATA_DIR}-${name}`;
+        return member(name, ['worker'], { DATA_DIR: dataDir, WORKER_NAME: name, PORT: '0' }, (spawnedAt) => workerReady(this.url, options.adminToken, name, spawnedAt));
+      });
+      this.members = [front, ...workers];
+      this.killable = workers;
+    }
   }
 
   /** Whether every member serves now. */
@@ -220,10 +244,21 @@ export class ServiceSet {
   }
 }
 
-async function healthOk(url: string): Promise<boolean> {
+async function healthOk(url: string, statuses: string[]): Promise<boolean> {
   try {
     const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
-    return response.ok && ((await response.json()) as { status?: string }).status === 'ok';
+    return response.ok && statuses.includes(String(((await response.json()) as { status?: string }).status));
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the front lists the incarnation of worker `name` started at `spawnedAt` (or later) as ready. */
+async function workerReady(url: string, adminToken: string, name: string, spawnedAt: number): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}/api/v1/queue`, { headers: { authorization: `Bearer ${adminToken}` }, signal: AbortSignal.timeout(2_000) });
+    const queue = (await response.json()) as { workers?: { name: string; ready: boolean; startedAt: string }[] };
+    return (queue.workers ?? []).some((w) => w.name === name && w.ready && Date.parse(w.startedAt) >= spawnedAt - 1_000);
   } catch {
     return false;
   }

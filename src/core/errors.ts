@@ -21,7 +21,7 @@ export enum ErrorCode {
   InvalidState = 'videobot_invalid_state',
   /** The render failed. */
   EngineFailed = 'videobot_engine_failed',
-  /** The process stopped twice while rendering this job; it is not retried again. */
+  /** The process rendering this job stopped twice (a crash, a lost worker); it is not retried again. */
   JobInterrupted = 'videobot_job_interrupted',
   ShuttingDown = 'videobot_shutting_down',
   /**

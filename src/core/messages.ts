@@ -85,8 +85,8 @@ export const messages: MessageTable = {
     return `Rendering failed${reason === undefined ? '' : `: ${reason}`}. Your quota for it was refunded.`;
   },
   [ErrorCode.JobInterrupted]: (d) =>
-    `The service stopped ${plural(d.attempts ?? 2, 'time')} while rendering this video, so it was not retried ` +
-    'again. Your quota for it was refunded.',
+    `Rendering this video was interrupted ${plural(d.attempts ?? 2, 'time')} (the service or the worker rendering it ` +
+    'stopped), so it was not retried again. Your quota for it was refunded.',
   [ErrorCode.ShuttingDown]: () => 'The service is restarting. Please try again in a minute.',
   [ErrorCode.Unavailable]: (d) =>
     "The service's database is not available right now. Please try again " +

@@ -39,9 +39,16 @@ function sqliteFactory(location: DatabaseLocation, busyTimeoutMs: number): Prism
   return new PrismaBetterSqlite3({ url: location.target, timeout: busyTimeoutMs });
 }
 
+/**
+ * A session that stays inside a transaction longer than this is ended by the server: a process that hangs (SIGSTOP)
+ * or loses its network mid-transaction would otherwise hold its row locks (the submit and claim locks) for every
+ * other process until TCP gives up, which takes hours.
+ */
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
+
 function postgresFactory(location: DatabaseLocation): PrismaPg {
   return new PrismaPg(
-    { connectionString: location.target, max: 10 },
+    { connectionString: location.target, max: 10, options: `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}` },
     location.schema === undefined ? undefined : { schema: location.schema },
   );
 }

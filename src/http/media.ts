@@ -62,6 +62,6 @@ export const mediaLinkRoutes: FastifyPluginAsync<MediaLinkRoutesOptions> = async
     const job = await service.openMediaLink({ jobId, kind: kind as MediaKind, exp: single(query.exp), sig: single(query.sig) });
     // The link is the only permission: keep it out of Referer headers and shared caches.
     void reply.header('referrer-policy', 'no-referrer').header('cache-control', 'private');
-    return sendJobMedia(request, reply, job, kind as MediaKind);
+    return sendJobMedia(request, reply, await service.withLocalMedia(job), kind as MediaKind);
   });
 };

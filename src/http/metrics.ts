@@ -1,6 +1,7 @@
 // Prometheus metrics for /metrics: queue depth and engine state read at scrape time, job outcomes and durations
 // counted from service events. One registry per service instance (tests start several in one process).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { WorkerStatus } from '../core/queue-snapshot.js';
 import type { VideoService } from '../service/video-service.js';
 
 export interface Metrics {
@@ -39,6 +40,28 @@ export function createMetrics(service: VideoService): Metrics {
       this.set(service.engineStatus().ready ? 1 : 0);
     },
   });
+  // One series per live worker (the processes that render, this one included), read from the queue view.
+  const perWorker = (name: string, help: string, value: (worker: WorkerStatus, now: number) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['worker', 'host', 'device'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const worker of service.listQueue().workers) {
+          const measured = value(worker, now);
+          if (measured !== null) this.set({ worker: worker.name, host: worker.host, device: worker.device }, measured);
+        }
+      },
+    });
+  perWorker('t2v_worker_ready', '1 when the worker\'s engine takes jobs.', (worker) => (worker.ready ? 1 : 0));
+  perWorker('t2v_worker_slots', 'Jobs the worker renders at once.', (worker) => worker.slots);
+  perWorker('t2v_worker_jobs_running', 'Jobs the worker renders now.', (worker) => worker.runningJobIds.length);
+  perWorker('t2v_worker_seconds_per_unit', 'Measured render speed (seconds per 256x256 frame-step).', (worker) => worker.secondsPerUnit);
+  perWorker('t2v_worker_heartbeat_age_seconds', 'Seconds since the worker last reported.', (worker, now) => Math.max(0, (now - worker.heartbeatAt.getTime()) / 1000));
+
   const finished = new Counter({
     name: 't2v_jobs_finished_total',
     help: 'Jobs that reached a final state, by status.',

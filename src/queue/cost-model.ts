@@ -22,17 +22,26 @@ export function costUnits(params: CostParams): number {
 
 export class CostModel {
   #secondsPerUnit: number;
+  #measured: boolean;
 
   constructor(
     secondsPerUnit: number,
     /** Called after each update so the learned speed survives restarts. */
     private readonly persist: (secondsPerUnit: number) => void = () => {},
+    /** True when `secondsPerUnit` was learned (kept from earlier runs) rather than assumed. */
+    measured = false,
   ) {
     this.#secondsPerUnit = secondsPerUnit;
+    this.#measured = measured;
   }
 
   get secondsPerUnit(): number {
     return this.#secondsPerUnit;
+  }
+
+  /** Whether the speed comes from finished renders (this run's or kept from earlier ones). */
+  get measured(): boolean {
+    return this.#measured;
   }
 
   estimateSeconds(params: CostParams): number {
@@ -43,7 +52,8 @@ export class CostModel {
   observe(params: CostParams, seconds: number): void {
     const units = costUnits(params);
     if (!(units > 0) || !(seconds > 0) || !Number.isFinite(seconds)) return;
-    this.#secondsPerUnit = this.#secondsPerUnit * (1 - SMOOTHING) + (seconds / units) * SMOOTHING;
+    this.#secondsPerUnit = this.#measured ? this.#secondsPerUnit * (1 - SMOOTHING) + (seconds / units) * SMOOTHING : seconds / units;
+    this.#measured = true;
     this.persist(this.#secondsPerUnit);
   }
 }

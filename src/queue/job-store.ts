@@ -8,6 +8,7 @@ import { FINISHED_STATUSES, type Job, type JobOutput, type JobStatus, type Platf
 import type { RenderParams } from '../core/ports.js';
 import type { Prisma, PrismaClient } from '../db/database.js';
 import type { RenderResult } from './render-result.js';
+import { pendingOf, restoreScheduler, type PastCharge } from './scheduler.js';
 import { nextReset, quotaViolation, resolveQuota, utcDay, type QuotaLimits, type QuotaOverride, type QuotaUsage, type ResolvedQuota } from '../core/quota.js';
 
 type Tx = Prisma.TransactionClient;
@@ -16,6 +17,7 @@ type JobRow = Prisma.JobGetPayload<{ include: { user: true } }>;
 /** Interactive transactions wait on the submit lock; 50 concurrent submits must not time out on a busy machine. */
 const TX_OPTIONS = { maxWait: 60_000, timeout: 60_000 } as const;
 const SUBMIT_LOCK_ID = 1;
+const CLAIM_LOCK_ID = 2;
 
 export interface SubmitPolicy {
   /** Quota defaults from the runtime settings. */
@@ -57,11 +59,43 @@ export interface Submitted {
   created: boolean;
 }
 
-export interface UsageCharge {
-  userId: string;
-  startedAt: Date;
-  /** Actual GPU-seconds when finished, else the estimate. */
-  seconds: number;
+export interface ClaimInput {
+  workerId: string;
+  leaseMs: number;
+  halfLifeMs: number;
+  roleWeights: Record<Role, number>;
+  /** Charges older than this are left out of the fair-share state (they weigh next to nothing). */
+  historySince: Date;
+  now: Date;
+}
+
+/** A worker's hold on a running job: its id and the attempt it claimed (a later claim of the job is a new attempt). */
+export interface Lease {
+  workerId: string;
+  attempt: number;
+}
+
+export type JobFileKind = 'video' | 'poster';
+
+/** A finished job's file as the database keeps it. */
+export interface JobFileData {
+  kind: JobFileKind;
+  fileName: string;
+  contentType: string;
+  bytes: Buffer;
+}
+
+export interface Recovered {
+  succeeded: Job[];
+  requeued: Job[];
+  failed: Job[];
+}
+
+/** What a job that stops running (back to the queue) forgets of its run. */
+const NOT_RUNNING = { status: 'queued', progressStep: 0, etaMs: null, startedAt: null, workerId: null, leaseExpiresAt: null } as const;
+
+function leaseGuard(lease: Lease): Prisma.JobWhereInput {
+  return { workerId: lease.workerId, attempts: lease.attempt };
 }
 
 export interface JobQuery {
@@ -100,7 +134,9 @@ export class JobStore {
    * committed gets SQLITE_BUSY at its write without waiting, whereas a statement that writes first waits its turn.
    */
   async init(): Promise<void> {
-    await this.prisma.$executeRaw`INSERT INTO "SubmitLock" ("id", "touchedAt") VALUES (${SUBMIT_LOCK_ID}, ${new Date()}) ON CONFLICT ("id") DO NOTHING`;
+    for (const id of [SUBMIT_LOCK_ID, CLAIM_LOCK_ID]) {
+      await this.prisma.$executeRaw`INSERT INTO "SubmitLock" ("id", "touchedAt") VALUES (${id}, ${new Date()}) ON CONFLICT ("id") DO NOTHING`;
+    }
   }
 
   /**
@@ -227,14 +263,58 @@ export class JobStore {
     }, TX_OPTIONS);
   }
 
-  /** queued -> running; counts the attempt. Null when the job is no longer queued (cancelled meanwhile). */
-  async markRunning(id: string, at: Date): Promise<Job | null> {
-    return this.#transition(id, ['queued'], async (tx) => {
-      await tx.job.update({
-        where: { id },
-        data: { status: 'running', startedAt: at, attempts: { increment: 1 }, progressStep: 0, etaMs: null },
+  /**
+   * queued -> running for `worker`: the job the fair-share policy picks next, with a lease until `now + leaseMs`,
+   * counting the attempt; null when nothing waits. The transaction first updates the claim lock row, which makes
+   * claims take turns across all processes (Postgres row lock, SQLite write lock), so every pick sees the state the
+   * previous one left: the order is the single queue's, whichever worker asks.
+   */
+  async claimNext(input: ClaimInput): Promise<Job | null> {
+    const { workerId, leaseMs, halfLifeMs, roleWeights, historySince, now } = input;
+    return this.prisma.$transaction(async (tx) => {
+      await tx.submitLock.update({ where: { id: CLAIM_LOCK_ID }, data: { touchedAt: now } });
+      const queued = await tx.job.findMany({ where: { status: 'queued' }, orderBy: { seq: 'asc' }, include: { user: true } });
+      if (queued.length === 0) return null;
+      const jobs = queued.map(toJob);
+      const roles = new Map(jobs.map((job) => [job.user.id, job.user.role]));
+      const policy = { halfLifeMs, weightOf: (userId: string) => roleWeights[roles.get(userId) ?? 'user'] };
+      const scheduler = restoreScheduler(policy, await this.#usageHistory(tx, historySince), jobs.map(pendingOf));
+      const picked = scheduler.next(now.getTime())!;
+      const row = await tx.job.update({
+        where: { id: picked.id },
+        data: {
+          status: 'running',
+          startedAt: now,
+          attempts: { increment: 1 },
+          progressStep: 0,
+          etaMs: null,
+          workerId,
+          leaseExpiresAt: new Date(now.getTime() + leaseMs),
+          cancelRequestedAt: null,
+          cancelRequestedBy: null,
+        },
+        include: { user: true },
       });
-    });
+      return toJob(row);
+    }, TX_OPTIONS);
+  }
+
+  /**
+   * Extends a running job's lease, while `lease` still holds it. `held` false: the lease expired and the job was
+   * taken back (or it ended); the worker must stop and record nothing. `cancel`: someone asked to stop it (the
+   * actor as requestCancel stored it).
+   */
+  async renewLease(id: string, lease: Lease, until: Date): Promise<{ held: boolean; cancelRequestedBy: string | null }> {
+    const renewed = await this.prisma.job.updateMany({ where: { id, status: 'running', ...leaseGuard(lease) }, data: { leaseExpiresAt: until } });
+    if (renewed.count === 0) return { held: false, cancelRequestedBy: null };
+    const row = await this.prisma.job.findUnique({ where: { id }, select: { cancelRequestedAt: true, cancelRequestedBy: true } });
+    return { held: true, cancelRequestedBy: row?.cancelRequestedAt === null ? null : (row?.cancelRequestedBy ?? null) };
+  }
+
+  /** Asks whoever renders a running job to stop it (`by`: the actor, JSON). False when the job is not running. */
+  async requestCancel(id: string, by: string, at: Date): Promise<boolean> {
+    const asked = await this.prisma.job.updateMany({ where: { id, status: 'running' }, data: { cancelRequestedAt: at, cancelRequestedBy: by } });
+    return asked.count > 0;
   }
 
   /** Progress is advisory (shown while running); a lost write is harmless, so no transaction. */
@@ -245,25 +325,37 @@ export class JobStore {
     });
   }
 
-  /** running -> succeeded; settles the reservation with the actual GPU-seconds. */
-  async markSucceeded(id: string, output: JobOutput, gpuSeconds: number, at: Date): Promise<Job | null> {
-    return this.#transition(id, ['running'], async (tx, before) => {
-      await tx.job.update({
-        where: { id },
-        data: {
-          status: 'succeeded',
-          finishedAt: at,
-          progressStep: before.steps,
-          etaMs: 0,
-          outputPath: output.mediaPath,
-          outputType: output.mediaType,
-          outputBytes: output.bytes,
-          posterPath: output.posterPath,
-          gpuSeconds,
-        },
-      });
-      await this.#ledger(tx, before, 'settle', 0, gpuSeconds - before.estimatedSeconds, at);
-    });
+  /**
+   * running -> succeeded; settles the reservation with the actual GPU-seconds. With `lease`, only while that lease
+   * holds the job (a worker that lost it records nothing). `files` are kept in the database with the job, in the
+   * same transaction (MEDIA_STORE=database).
+   */
+  async markSucceeded(id: string, output: JobOutput, gpuSeconds: number, at: Date, lease?: Lease, files: JobFileData[] = []): Promise<Job | null> {
+    return this.#transition(
+      id,
+      ['running'],
+      async (tx, before) => {
+        await tx.job.update({
+          where: { id },
+          data: {
+            status: 'succeeded',
+            finishedAt: at,
+            progressStep: before.steps,
+            etaMs: 0,
+            outputPath: output.mediaPath,
+            outputType: output.mediaType,
+            outputBytes: output.bytes,
+            posterPath: output.posterPath,
+            gpuSeconds,
+            leaseExpiresAt: null,
+          },
+        });
+        await tx.jobFile.deleteMany({ where: { jobId: id } });
+        for (const file of files) await tx.jobFile.create({ data: { jobId: id, kind: file.kind, fileName: file.fileName, contentType: file.contentType, bytes: new Uint8Array(file.bytes) } });
+        await this.#ledger(tx, before, 'settle', 0, gpuSeconds - before.estimatedSeconds, at);
+      },
+      lease,
+    );
   }
 
   /** queued|running -> failed; refunds the reservation. */
@@ -272,70 +364,129 @@ export class JobStore {
     error: { code: string; message: string },
     gpuSeconds: number | null,
     at: Date,
+    lease?: Lease,
   ): Promise<Job | null> {
-    return this.#transition(id, ['queued', 'running'], async (tx, before) => {
-      await tx.job.update({
-        where: { id },
-        data: { status: 'failed', finishedAt: at, errorCode: error.code, errorMessage: error.message, gpuSeconds, etaMs: null },
-      });
-      await this.#ledger(tx, before, 'refund', -1, -before.estimatedSeconds, at);
-    });
+    return this.#transition(
+      id,
+      ['queued', 'running'],
+      async (tx, before) => {
+        await tx.job.update({
+          where: { id },
+          data: { status: 'failed', finishedAt: at, errorCode: error.code, errorMessage: error.message, gpuSeconds, etaMs: null, leaseExpiresAt: null },
+        });
+        await this.#ledger(tx, before, 'refund', -1, -before.estimatedSeconds, at);
+      },
+      lease,
+    );
   }
 
-  /** from -> cancelled; refunds the reservation. */
-  async markCancelled(id: string, from: 'queued' | 'running', gpuSeconds: number | null, at: Date): Promise<Job | null> {
-    return this.#transition(id, [from], async (tx, before) => {
-      await tx.job.update({ where: { id }, data: { status: 'cancelled', finishedAt: at, gpuSeconds, etaMs: null } });
-      await this.#ledger(tx, before, 'refund', -1, -before.estimatedSeconds, at);
-    });
+  /** from -> cancelled; refunds the reservation. A running job only by the worker whose `lease` holds it. */
+  async markCancelled(id: string, from: 'queued' | 'running', gpuSeconds: number | null, at: Date, lease?: Lease): Promise<Job | null> {
+    return this.#transition(
+      id,
+      [from],
+      async (tx, before) => {
+        await tx.job.update({ where: { id }, data: { status: 'cancelled', finishedAt: at, gpuSeconds, etaMs: null, leaseExpiresAt: null } });
+        await this.#ledger(tx, before, 'refund', -1, -before.estimatedSeconds, at);
+      },
+      lease,
+    );
   }
 
   /**
    * running -> queued, for a render stopped by shutdown: the attempt is not counted against the job, and its seq
    * (hence its place among its user's jobs) is kept.
    */
-  async requeue(id: string): Promise<Job | null> {
-    return this.#transition(id, ['running'], async (tx) => {
-      await tx.job.update({
-        where: { id },
-        data: { status: 'queued', attempts: { decrement: 1 }, progressStep: 0, etaMs: null, startedAt: null },
-      });
-    });
+  async requeue(id: string, lease?: Lease): Promise<Job | null> {
+    return this.#transition(
+      id,
+      ['running'],
+      async (tx) => {
+        await tx.job.update({
+          where: { id },
+          data: { ...NOT_RUNNING, attempts: { decrement: 1 } },
+        });
+      },
+      lease,
+    );
   }
 
   /**
-   * After a crash or a shutdown: a job left `running` whose render had finished (`finishedRender` returns its kept
-   * result: the database was unavailable when it ended) is recorded as succeeded. The others go back to the queue
-   * when they have attempts left, else fail with JobInterrupted (refunded). A requeued job's start time is cleared,
-   * which takes its charge out of the fair-share history: the scheduler is back in the state it was in when it picked
-   * the job, so it picks it first again and the other waiting jobs keep their order.
+   * After a crash or a shutdown: the jobs left `running` by a worker that is gone (`isGone` says so of the worker
+   * that held each; null for jobs from before workers had ids). A job whose render had finished (`finishedRender`
+   * returns its kept result: the database was unavailable when it ended) is recorded as succeeded. The others go back
+   * to the queue when they have attempts left, else fail with JobInterrupted (refunded).
    */
   async recoverInterrupted(
     maxAttempts: number,
     at: Date,
     finishedRender: (jobId: string) => Promise<RenderResult | undefined>,
-  ): Promise<{ succeeded: Job[]; requeued: Job[]; failed: Job[] }> {
+    isGone: (worker: { id: string; host: string; pid: number } | null) => boolean,
+  ): Promise<Recovered> {
     const running = await this.prisma.job.findMany({ where: { status: 'running' }, orderBy: { seq: 'asc' } });
-    const succeeded: Job[] = [];
-    const requeued: Job[] = [];
-    const failed: Job[] = [];
+    const workerIds = [...new Set(running.map((row) => row.workerId).filter((id): id is string => id !== null))];
+    const workers = new Map((await this.prisma.worker.findMany({ where: { id: { in: workerIds } } })).map((w) => [w.id, w]));
+    const recovered: Recovered = { succeeded: [], requeued: [], failed: [] };
     for (const row of running) {
+      const worker = row.workerId === null ? null : workers.get(row.workerId);
+      if (!isGone(worker === undefined ? null : worker)) continue;
       const result = await finishedRender(row.id);
       if (result !== undefined) {
         const job = await this.markSucceeded(row.id, result.output, result.gpuSeconds, result.finishedAt);
-        if (job !== null) succeeded.push(job);
-      } else if (row.attempts < maxAttempts) {
-        const job = await this.#transition(row.id, ['running'], async (tx) => {
-          await tx.job.update({ where: { id: row.id }, data: { status: 'queued', progressStep: 0, etaMs: null, startedAt: null } });
-        });
-        if (job !== null) requeued.push(job);
+        if (job !== null) recovered.succeeded.push(job);
       } else {
-        const error = videoBotError(ErrorCode.JobInterrupted, { attempts: row.attempts });
-        const job = await this.markFailed(row.id, { code: error.code, message: error.message }, null, at);
-        if (job !== null) failed.push(job);
+        await this.#takeBack(row, maxAttempts, at, {}, recovered);
       }
     }
-    return { succeeded, requeued, failed };
+    return recovered;
+  }
+
+  /**
+   * Jobs whose worker stopped renewing its lease (it died, hung, or lost the database) before `now`: back to the
+   * queue when they have attempts left, else failed with JobInterrupted, exactly as after a crash. Any process may
+   * run this; a lease renewed meanwhile keeps its job.
+   */
+  async reclaimExpired(maxAttempts: number, now: Date): Promise<Recovered> {
+    const expired = await this.prisma.job.findMany({ where: { status: 'running', leaseExpiresAt: { lt: now } }, orderBy: { seq: 'asc' } });
+    const recovered: Recovered = { succeeded: [], requeued: [], failed: [] };
+    for (const row of expired) await this.#takeBack(row, maxAttempts, now, { leaseExpiresAt: { lt: now } }, recovered);
+    return recovered;
+  }
+
+  /**
+   * A requeued job's start time is cleared, which takes its charge out of the fair-share history: the scheduler is
+   * back in the state it was in when it picked the job, so it picks it first again and the other waiting jobs keep
+   * their order.
+   */
+  async #takeBack(row: { id: string; attempts: number }, maxAttempts: number, at: Date, guard: Prisma.JobWhereInput, into: Recovered): Promise<void> {
+    if (row.attempts < maxAttempts) {
+      const job = await this.#transition(
+        row.id,
+        ['running'],
+        async (tx) => {
+          await tx.job.update({ where: { id: row.id }, data: NOT_RUNNING });
+        },
+        undefined,
+        guard,
+      );
+      if (job !== null) into.requeued.push(job);
+    } else {
+      const error = videoBotError(ErrorCode.JobInterrupted, { attempts: row.attempts });
+      const job = await this.#transition(
+        row.id,
+        ['running'],
+        async (tx, before) => {
+          await tx.job.update({
+            where: { id: row.id },
+            data: { status: 'failed', finishedAt: at, errorCode: error.code, errorMessage: error.message, etaMs: null, leaseExpiresAt: null },
+          });
+          await this.#ledger(tx, before, 'refund', -1, -before.estimatedSeconds, at);
+        },
+        undefined,
+        guard,
+      );
+      if (job !== null) into.failed.push(job);
+    }
   }
 
   async promote(id: string, at: Date): Promise<Job | null> {
@@ -355,7 +506,10 @@ export class JobStore {
 
   /** Forgets a job's files after the retention sweep deleted them; the job itself stays in the history. */
   async clearOutput(id: string): Promise<void> {
-    await this.prisma.job.update({ where: { id }, data: { outputPath: null, posterPath: null, outputType: null, outputBytes: null } });
+    await this.prisma.$transaction(async (tx) => {
+      await tx.job.update({ where: { id }, data: { outputPath: null, posterPath: null, outputType: null, outputBytes: null } });
+      await tx.jobFile.deleteMany({ where: { jobId: id } });
+    }, TX_OPTIONS);
   }
 
   /** The chat adapter sent the job's final message (the first record counts). */
@@ -406,8 +560,24 @@ export class JobStore {
   }
 
   /** GPU time charged to each user by jobs started since `since`, to rebuild fair-share state after a restart. */
-  async usageHistory(since: Date): Promise<UsageCharge[]> {
-    const rows = await this.prisma.job.findMany({
+  async usageHistory(since: Date): Promise<PastCharge[]> {
+    return this.#usageHistory(this.prisma, since);
+  }
+
+  /** Running jobs in submit order. */
+  async listRunning(): Promise<Job[]> {
+    const rows = await this.prisma.job.findMany({ where: { status: 'running' }, orderBy: { seq: 'asc' }, include: { user: true } });
+    return rows.map(toJob);
+  }
+
+  /** A finished job's file kept in the database (MEDIA_STORE=database), or null. */
+  async jobFile(jobId: string, kind: JobFileKind): Promise<JobFileData | null> {
+    const row = await this.prisma.jobFile.findUnique({ where: { jobId_kind: { jobId, kind } } });
+    return row === null ? null : { kind, fileName: row.fileName, contentType: row.contentType, bytes: Buffer.from(row.bytes) };
+  }
+
+  async #usageHistory(tx: Tx | PrismaClient, since: Date): Promise<PastCharge[]> {
+    const rows = await tx.job.findMany({
       where: { startedAt: { gte: since } },
       select: { userId: true, startedAt: true, gpuSeconds: true, estimatedSeconds: true },
       orderBy: { startedAt: 'asc' },
@@ -511,12 +681,22 @@ export class JobStore {
     });
   }
 
-  /** Applies `change` only when the job is in one of `from`; null when it was not (the caller lost a race). */
-  async #transition(id: string, from: JobStatus[], change: (tx: Tx, before: JobRow) => Promise<void>): Promise<Job | null> {
+  /**
+   * Applies `change` only when the job is in one of `from` (and, with `lease`, still held by it; with `guard`, also
+   * matches it); null when it was not (the caller lost a race, or its lease).
+   */
+  async #transition(
+    id: string,
+    from: JobStatus[],
+    change: (tx: Tx, before: JobRow) => Promise<void>,
+    lease?: Lease,
+    guard: Prisma.JobWhereInput = {},
+  ): Promise<Job | null> {
     return this.prisma.$transaction(async (tx) => {
       // Writing first claims the row (Postgres row lock, SQLite write lock) before anything is read, so two
       // concurrent transitions cannot both pass the status check.
-      const claimed = await tx.job.updateMany({ where: { id, status: { in: from } }, data: { updatedAt: new Date() } });
+      const where = { id, status: { in: from }, ...(lease === undefined ? {} : leaseGuard(lease)), ...guard };
+      const claimed = await tx.job.updateMany({ where, data: { updatedAt: new Date() } });
       if (claimed.count === 0) return null;
       const before = await tx.job.findUniqueOrThrow({ where: { id }, include: { user: true } });
       await change(tx, before);

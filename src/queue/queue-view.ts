@@ -5,13 +5,13 @@
 // change this process makes or hears of, and every few seconds as a safety net; snapshot() is synchronous and
 // cheap, because adapters call it for every message they render. Emits `position` when a waiting job's place
 // changes, for this process's listeners only (every front works out its own).
-import type { EventBus } from '../core/events.js';
+import type { EventBus, JobEvent } from '../core/events.js';
 import type { Job, Role } from '../core/jobs.js';
 import type { EngineStatus } from '../core/ports.js';
 import type { QueueCounts, QueueSnapshot, RunningJob, WorkerStatus } from '../core/queue-snapshot.js';
 import type { Logger } from '../log.js';
 import { costUnits, type CostModel } from './cost-model.js';
-import { restoreScheduler, type PastCharge, type PendingJob } from './scheduler.js';
+import { pendingOf, restoreScheduler, type PastCharge } from './scheduler.js';
 
 /** What the view reads; JobStore implements it. */
 export interface QueueSource {
@@ -62,9 +62,12 @@ export class QueueView {
   /** Live progress of running jobs, newer than the database's (which is saved at most once a second). */
   readonly #progress = new Map<string, Job['progress']>();
   readonly #lastPositions = new Map<string, number>();
-  #current: Promise<QueueSnapshot> | undefined;
+  #current: Promise<QueueSnapshot | undefined> | undefined;
   #next: Promise<QueueSnapshot> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => void) | undefined;
+  /** Counts the events applied to the state, to recognise a read that an event overtook. */
+  #changes = 0;
   /** This process's engine, when it has one: reported at once, before its heartbeat reaches the database. */
   #localEngine: (() => EngineStatus) | undefined;
 
@@ -73,10 +76,20 @@ export class QueueView {
     this.#clock = options.clock ?? (() => new Date());
   }
 
-  /** Loads the first state and refreshes every few seconds from then on. */
+  /**
+   * Loads the first state, then follows the job events of the bus (this process's, and those relayed from others):
+   * progress in place, a refresh after every change of the queue; and refreshes every few seconds as a safety net.
+   */
   async start(localEngine?: () => EngineStatus): Promise<void> {
     this.#localEngine = localEngine;
     await this.refresh();
+    this.#unsubscribe = this.#o.events.subscribe((event) => {
+      if (event.type === 'progress') this.applyProgress(event.job);
+      else if (event.type !== 'position' && event.type !== 'engine') {
+        this.#apply(event);
+        this.refresh().catch((error: unknown) => this.#o.logger.warn({ err: error }, 'could not refresh the queue view'));
+      }
+    });
     this.#timer = setInterval(() => {
       this.refresh().catch((error: unknown) => this.#o.logger.warn({ err: error }, 'could not refresh the queue view'));
     }, this.#o.refreshMs ?? 5_000);
@@ -85,6 +98,7 @@ export class QueueView {
 
   stop(): void {
     clearInterval(this.#timer);
+    this.#unsubscribe?.();
   }
 
   /**
@@ -107,7 +121,8 @@ export class QueueView {
       if (this.#current === read) this.#current = undefined;
     });
     this.#current = read;
-    return read;
+    // A read that an event overtook is dropped; the caller gets the next one, which the event has asked for.
+    return read.then((snapshot) => snapshot ?? this.refresh());
   }
 
   /** A running job's progress, straight from its progress event. */
@@ -177,7 +192,22 @@ export class QueueView {
     return { running, queued, engine, workers };
   }
 
-  async #load(): Promise<QueueSnapshot> {
+  /**
+   * What an event says for sure, at once: a started job runs, an ended one is gone. Snapshots taken before the
+   * refresh it triggers already show it; the refresh then brings the order and the rest.
+   */
+  #apply(event: JobEvent): void {
+    this.#changes++;
+    if (event.type === 'queued' || event.type === 'requeued') return;
+    const { id } = event.job;
+    const queued = this.#state.queued.filter((job) => job.id !== id);
+    const running = this.#state.running.filter((job) => job.id !== id);
+    if (event.type === 'started') running.push(event.job);
+    this.#state = { ...this.#state, queued, running };
+  }
+
+  async #load(): Promise<QueueSnapshot | undefined> {
+    const changesBefore = this.#changes;
     const now = this.#clock();
     const { source, halfLifeMinutes, roleWeights, workerTimeoutMs } = this.#o;
     const [queued, running, history, workers] = await Promise.all([
@@ -193,6 +223,8 @@ export class QueueView {
       history,
       queued.map((job) => pendingOf(job)),
     );
+    // An event applied while this read ran is newer than what it read; the refresh that event asked for follows.
+    if (this.#changes !== changesBefore) return undefined;
     for (const id of this.#progress.keys()) if (!running.some((job) => job.id === id)) this.#progress.delete(id);
     this.#state = { queued: scheduler.order(now.getTime()).map((entry) => byId.get(entry.id)!), running, workers };
     return this.#publishPositions();
@@ -241,10 +273,6 @@ export class QueueView {
     const estimate = costUnits(job.params) * secondsPerUnit;
     return Math.max(0, estimate - (now - (job.startedAt ?? new Date(now)).getTime()) / 1000);
   }
-}
-
-export function pendingOf(job: Job): PendingJob {
-  return { id: job.id, userId: job.user.id, seq: job.seq, cost: job.estimatedSeconds, promotedAt: job.promotedAt?.getTime() ?? null };
 }
 
 function round(seconds: number): number {

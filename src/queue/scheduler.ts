@@ -10,6 +10,8 @@
 // most the job already running. Uniform decay preserves the order between users, which is why the order can be
 // rebuilt after a restart from the jobs' start times and costs alone (see JobStore.usageHistory).
 
+import type { Job } from '../core/jobs.js';
+
 export interface PendingJob {
   id: string;
   userId: string;
@@ -201,6 +203,11 @@ export function restoreScheduler<T extends PendingJob>(options: FairShareOptions
   }
   for (const job of pending) scheduler.enqueue(job);
   return scheduler;
+}
+
+/** A job as the policy sees it. */
+export function pendingOf(job: Job): PendingJob {
+  return { id: job.id, userId: job.user.id, seq: job.seq, cost: job.estimatedSeconds, promotedAt: job.promotedAt?.getTime() ?? null };
 }
 
 function newState(at: number): UsageState {

@@ -1,8 +1,13 @@
-// Runs queued jobs on the renderer: p-queue (concurrency = engine slots) fed by the fair-share scheduler, one
-// store transition per state change, progress and lifecycle events, and positions/ETAs for waiting jobs.
-// While the engine is missing or not ready the queue is paused: jobs wait, nothing fails.
-import { mkdir, rm, stat } from 'node:fs/promises';
-import { join, relative, isAbsolute } from 'node:path';
+// Renders jobs on this process's engine. Each free slot claims the next job from the shared queue: the fair-share
+// pick, made in the database under the claim lock (JobStore.claimNext), so the order is the single queue's whichever
+// worker asks. The worker holds a job with a lease that it renews while rendering, and records the job's end only
+// while the lease still holds: a worker that hung or lost the database past its lease stops that render and can no
+// longer post or charge it, because another worker has taken it over. p-queue runs the claims and renders in the
+// engine's slots (concurrency = ENGINE_SLOTS) and stops taking new ones while the engine is not ready or the process
+// drains; jobs then simply wait in the database. A submit wakes the worker (this process's directly, other
+// processes' through a notification); a poll every few seconds catches what a lost notification would miss.
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { basename, isAbsolute, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import { ErrorCode, VideoBotError } from '../core/errors.js';
@@ -10,44 +15,57 @@ import type { EventBus } from '../core/events.js';
 import type { Actor, Job, JobOutput, Role } from '../core/jobs.js';
 import { videoBotError } from '../core/messages.js';
 import type { EngineStatus, RenderOutput, Renderer } from '../core/ports.js';
-import type { QueueCounts, QueueSnapshot } from '../core/queue-snapshot.js';
 import type { Logger } from '../log.js';
 import type { CostModel } from './cost-model.js';
-import { fairShareQueueClass, type FairShareAddOptions, type FairShareEntry, type FairShareQueue } from './fair-share-queue.js';
-import type { JobStore, UsageCharge } from './job-store.js';
+import type { JobFileData, JobStore, Lease } from './job-store.js';
+import { HISTORY_HALF_LIVES } from './queue-view.js';
 import { saveRenderResult, type RenderResult } from './render-result.js';
-import { FairShareScheduler } from './scheduler.js';
+import type { WorkerIdentity, WorkerRegistry, WorkerReport } from './worker-registry.js';
+
+export type MediaStore = 'files' | 'database';
 
 export interface WorkerOptions {
   store: JobStore;
+  registry: WorkerRegistry;
   renderer: Renderer | undefined;
   events: EventBus;
   costModel: CostModel;
   logger: Logger;
   outputsDir: string;
-  slots: number;
+  identity: WorkerIdentity;
   halfLifeMinutes: number;
   roleWeights: Record<Role, number>;
+  /** How long a claim holds without a renewal; renewed every third of it. */
+  leaseMs: number;
+  /** `database`: a finished job's files go into the database with its success, for fronts on other hosts. */
+  mediaStore: MediaStore;
+  /** False: the local copy is removed once the database holds the files (a worker with no front to serve them). */
+  keepLocalFiles: boolean;
+  /**
+   * Called when this worker's model differs from the live workers' (a pool renders with one model); the worker then
+   * takes no jobs. Default: logged.
+   */
+  onModelMismatch?: (message: string) => void;
   /** How often the renderer's readiness is polled (Renderer has no ready event). Default 2000 ms. */
   enginePollMs?: number;
+  /** How often the worker looks for work without being woken. Default 2000 ms. */
+  claimPollMs?: number;
   /** Minimum interval between progress writes to the database. Default 1000 ms. */
   progressSaveMs?: number;
   clock?: () => Date;
 }
 
 /** Why a running render was aborted. */
-type AbortReason = { kind: 'cancel'; actor: Actor } | { kind: 'shutdown' };
+type AbortReason = { kind: 'cancel'; actor: Actor } | { kind: 'shutdown' } | { kind: 'lease-lost' };
 
 interface ActiveJob {
   job: Job;
+  lease: Lease;
   controller: AbortController;
-  startedAt: Date;
   /** Resolves when the render and its final transition are done. */
   finished: Promise<void>;
 }
 
-/** Pause before retrying a job whose start could not be recorded. */
-const RETRY_START_MS = 5_000;
 /** How long shutdown waits for aborted renders to stop. */
 const ABORT_GRACE_MS = 30_000;
 /** Pauses between attempts to record a job's end while the database is unavailable: doubling from the first. */
@@ -64,223 +82,163 @@ const NO_ENGINE: EngineStatus = {
 };
 
 export class Worker {
-  readonly #options: WorkerOptions;
-  readonly #scheduler: FairShareScheduler<FairShareEntry>;
-  readonly #queue: PQueue<FairShareQueue, FairShareAddOptions>;
-  readonly #queued = new Map<string, Job>();
+  readonly #o: WorkerOptions;
+  readonly #queue: PQueue;
   readonly #running = new Map<string, ActiveJob>();
-  readonly #userWeights = new Map<string, number>();
-  readonly #lastPositions = new Map<string, number>();
   readonly #clock: () => Date;
+  readonly #timers: NodeJS.Timeout[] = [];
+  #heartbeatTimer: NodeJS.Timeout | undefined;
   #engine: EngineStatus;
-  #poll: NodeJS.Timeout | undefined;
   #draining = false;
+  /** Set when the model differs from the pool's: the worker then takes no jobs. */
+  #refusal: string | undefined;
   /** Aborted when shutdown stops waiting for running jobs: retries to record a job's end stop. */
   readonly #shutdown = new AbortController();
 
   constructor(options: WorkerOptions) {
-    this.#options = options;
+    this.#o = options;
     this.#clock = options.clock ?? (() => new Date());
-    this.#scheduler = new FairShareScheduler<FairShareEntry>({
-      halfLifeMs: options.halfLifeMinutes * 60_000,
-      weightOf: (userId) => this.#userWeights.get(userId) ?? 1,
-    });
-    this.#queue = new PQueue<FairShareQueue, FairShareAddOptions>({
-      concurrency: options.slots,
-      autoStart: false,
-      queueClass: fairShareQueueClass(this.#scheduler, () => this.#clock().getTime()),
-    });
+    this.#queue = new PQueue({ concurrency: options.identity.slots, autoStart: false });
     this.#engine = this.#readEngineStatus();
   }
 
-  /** Restores fair-share usage from history, queues the waiting jobs and starts dispatching when the engine is ready. */
-  start(history: UsageCharge[], queued: Job[]): void {
-    for (const charge of history) {
-      this.#scheduler.charge(charge.userId, charge.seconds, charge.startedAt.getTime());
-      this.#scheduler.markServed(charge.userId, charge.startedAt.getTime());
-    }
-    for (const job of queued) this.#add(job);
-    this.#applyEngineStatus(this.#readEngineStatus(), true);
-    this.#poll = setInterval(() => this.#applyEngineStatus(this.#readEngineStatus(), false), this.#options.enginePollMs ?? 2000);
-    this.#poll.unref();
-    this.#publishPositions();
+  get id(): string {
+    return this.#o.identity.id;
   }
 
   get engineStatus(): EngineStatus {
-    return this.#engine;
+    return this.#refusal === undefined ? this.#engine : { ...this.#engine, ready: false, message: this.#refusal };
   }
 
   get draining(): boolean {
     return this.#draining;
   }
 
-  /** Returns the snapshot made to publish positions, so the caller can read the job's place without ordering again. */
-  enqueue(job: Job): QueueSnapshot {
-    this.#add(job);
-    return this.#publishPositions();
+  /** Writes this worker's row, then takes jobs whenever the engine is ready and a slot is free. */
+  async start(): Promise<void> {
+    await this.#o.registry.register(this.#o.identity, this.#report(), this.#clock());
+    this.#applyEngineStatus(this.#readEngineStatus(), true);
+    this.#every(this.#o.enginePollMs ?? 2_000, () => this.#applyEngineStatus(this.#readEngineStatus(), false));
+    this.#every(this.#o.claimPollMs ?? 2_000, () => this.wake());
+    this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), Math.max(50, Math.floor(this.#o.leaseMs / 3)));
+    this.#heartbeatTimer.unref();
   }
 
-  /** A role change takes effect for the next pick. */
-  setUserRole(userId: string, role: Role): void {
-    this.#userWeights.set(userId, this.#options.roleWeights[role]);
-  }
-
-  /**
-   * Moves a waiting job to the front of the queue. Returns the snapshot made to publish positions (as enqueue does),
-   * or undefined when the job is not waiting here.
-   */
-  promote(jobId: string, at: Date): QueueSnapshot | undefined {
-    if (!this.#scheduler.promote(jobId, at.getTime())) return undefined;
-    const job = this.#queued.get(jobId);
-    if (job !== undefined) this.#queued.set(jobId, { ...job, promotedAt: at });
-    return this.#publishPositions();
-  }
-
-  /**
-   * Cancels a waiting job at once, or aborts a running one at its next denoising step and waits up to `waitMs`
-   * for it to stop. Returns the job as stored afterwards, or null when this worker does not have it.
-   */
-  async cancel(jobId: string, actor: Actor, waitMs: number): Promise<Job | null> {
-    if (this.#scheduler.remove(jobId) !== undefined) {
-      this.#queued.delete(jobId);
-      const job = await this.#options.store.markCancelled(jobId, 'queued', null, this.#clock());
-      if (job !== null) this.#options.events.emit({ type: 'cancelled', job, actor });
-      this.#publishPositions();
-      return job ?? (await this.#options.store.get(jobId));
+  /** There may be work: fills the free slots with claims. */
+  wake(): void {
+    if (!this.#engine.ready || this.#draining || this.#refusal !== undefined) return;
+    while (this.#queue.size + this.#queue.pending < this.#o.identity.slots) {
+      this.#queue.add(() => this.#claimAndRender()).catch((error: unknown) => this.#o.logger.error({ err: error }, 'a worker slot failed'));
     }
+  }
+
+  /** Jobs this worker renders now. */
+  runningJobs(): Job[] {
+    return [...this.#running.values()].map((active) => active.job);
+  }
+
+  /** Stops a job this worker renders at its next denoising step; false when it does not render it. */
+  cancelLocal(jobId: string, actor: Actor): boolean {
     const active = this.#running.get(jobId);
-    if (active === undefined) return null;
+    if (active === undefined) return false;
     active.controller.abort({ kind: 'cancel', actor } satisfies AbortReason);
-    await Promise.race([active.finished, delay(waitMs)]);
-    return this.#options.store.get(jobId);
-  }
-
-  /** The sizes of snapshot()'s lists without working out the order and ETAs (for health checks and metrics). */
-  counts(): QueueCounts {
-    return { queued: this.#scheduler.size, running: this.#running.size };
-  }
-
-  snapshot(): QueueSnapshot {
-    const now = this.#clock().getTime();
-    const ready = this.#engine.ready;
-    const slotFree = [...this.#running.values()].map((active) => this.#remainingSeconds(active, now));
-    const running = [...this.#running.values()].map((active, i) => ({
-      job: active.job,
-      etaSeconds: ready ? round(slotFree[i]!) : null,
-    }));
-    while (slotFree.length < this.#options.slots) slotFree.push(0);
-    slotFree.sort((a, b) => a - b);
-    const queued = this.#scheduler.order(now).map((entry, index) => {
-      const job = this.#queued.get(entry.id)!;
-      // Each waiting job takes the slot that frees first; its ETA is when it would finish there.
-      const start = slotFree.shift() ?? 0;
-      const end = start + this.#options.costModel.estimateSeconds(job.params);
-      slotFree.push(end);
-      slotFree.sort((a, b) => a - b);
-      return { job, position: index + 1, etaSeconds: ready ? round(end) : null };
-    });
-    return { running, queued, engine: this.#engine, workers: [] };
+    return true;
   }
 
   /**
-   * Stops dispatching and lets running renders finish for up to `timeoutMs`; renders still going then are aborted
-   * and put back in the queue (without counting the attempt), to run again after the restart.
+   * Stops taking jobs and lets running renders finish for up to `timeoutMs`; renders still going then are aborted
+   * and put back in the queue (without counting the attempt), to run again on any worker.
    */
   async drain(timeoutMs: number): Promise<void> {
     this.#draining = true;
     this.#queue.pause();
-    if (this.#poll !== undefined) clearInterval(this.#poll);
+    this.#queue.clear();
+    for (const timer of this.#timers) clearInterval(timer);
     const all = () => Promise.all([...this.#running.values()].map((a) => a.finished));
     await Promise.race([all(), delay(timeoutMs)]);
     this.#shutdown.abort();
     for (const active of this.#running.values()) active.controller.abort({ kind: 'shutdown' } satisfies AbortReason);
-    // A renderer that ignores the abort must not block shutdown; its job stays `running` and is recovered at start.
+    // A renderer that ignores the abort must not block shutdown; its lease then runs out and another worker (or the
+    // next start) takes the job back.
     await Promise.race([all(), delay(ABORT_GRACE_MS)]);
+    clearInterval(this.#heartbeatTimer);
+    await this.#o.registry.stopped(this.id, this.#clock()).catch((error: unknown) => this.#o.logger.warn({ err: error }, 'could not mark the worker stopped'));
   }
 
-  #add(job: Job): void {
-    this.#queued.set(job.id, job);
-    this.#userWeights.set(job.user.id, this.#options.roleWeights[job.user.role]);
-    const pending = {
-      id: job.id,
-      userId: job.user.id,
-      seq: job.seq,
-      cost: job.estimatedSeconds,
-      promotedAt: job.promotedAt?.getTime() ?? null,
-    };
-    // The promise settles when the task ran; a task removed by cancel never settles, which is fine: nothing awaits it.
-    this.#queue.add(() => this.#run(job.id), { id: job.id, job: pending }).catch((error: unknown) => {
-      this.#options.logger.error({ err: error, jobId: job.id }, 'queue task failed');
-    });
+  async #claimAndRender(): Promise<void> {
+    const { store, halfLifeMinutes, roleWeights, leaseMs, logger } = this.#o;
+    if (!this.#engine.ready || this.#draining || this.#refusal !== undefined) return;
+    const now = this.#clock();
+    let job: Job | null;
+    try {
+      job = await store.claimNext({
+        workerId: this.id,
+        leaseMs,
+        halfLifeMs: halfLifeMinutes * 60_000,
+        roleWeights,
+        historySince: new Date(now.getTime() - HISTORY_HALF_LIVES * halfLifeMinutes * 60_000),
+        now,
+      });
+    } catch (error) {
+      // The jobs stay queued in the database; the next poll tries again.
+      logger.warn({ err: error }, 'could not claim a job; trying again at the next poll');
+      return;
+    }
+    if (job === null) return;
+    await this.#render(job);
+    this.wake();
   }
 
-  async #run(jobId: string): Promise<void> {
-    const { store, renderer, events, logger } = this.#options;
-    const queuedJob = this.#queued.get(jobId)!;
-    this.#queued.delete(jobId);
-    const startedAt = this.#clock();
+  async #render(claimed: Job): Promise<void> {
+    const { renderer, events, logger } = this.#o;
+    const earlier = this.#running.get(claimed.id);
+    if (earlier !== undefined) {
+      // This process lost the job's lease (it was stopped or cut off) and got the job again: the old render must end
+      // before the new one uses the job's folder.
+      earlier.controller.abort({ kind: 'lease-lost' } satisfies AbortReason);
+      await earlier.finished;
+    }
+    const lease: Lease = { workerId: this.id, attempt: claimed.attempts };
     const controller = new AbortController();
     let finish!: () => void;
-    const active: ActiveJob = { job: queuedJob, controller, startedAt, finished: new Promise((r) => (finish = r)) };
-    this.#running.set(jobId, active);
-    let started: Job | null = null;
+    const active: ActiveJob = { job: claimed, lease, controller, finished: new Promise((resolve) => (finish = resolve)) };
+    this.#running.set(claimed.id, active);
+    const startedAt = claimed.startedAt ?? this.#clock();
+    events.emit({ type: 'started', job: claimed });
     try {
-      started = await store.markRunning(jobId, startedAt);
-      if (started === null) {
-        // Cancelled between the pick and the start: undo the charge the pick made.
-        this.#scheduler.charge(queuedJob.user.id, -queuedJob.estimatedSeconds, startedAt.getTime());
-        return;
-      }
-      active.job = started;
-      events.emit({ type: 'started', job: started });
-      this.#publishPositions();
-      // The queue only runs while the engine reports ready, which needs a renderer; this narrows the type.
+      // Claims only happen while the engine reports ready, which needs a renderer; this narrows the type.
       if (renderer === undefined) throw new Error('the engine is not available');
       controller.signal.throwIfAborted();
-      const outputDir = join(this.#options.outputsDir, jobId);
+      const outputDir = join(this.#o.outputsDir, claimed.id);
       // A previous, interrupted attempt may have left partial files.
       await rm(outputDir, { recursive: true, force: true });
       await mkdir(outputDir, { recursive: true });
       let lastSave = 0;
-      const output = await renderer.render(started.params, {
+      const output = await renderer.render(claimed.params, {
         outputDir,
         signal: controller.signal,
         onProgress: (progress) => {
           active.job = { ...active.job, progress: { step: progress.step, totalSteps: progress.totalSteps, etaMs: progress.etaMs } };
           events.emit({ type: 'progress', job: active.job, step: progress.step, totalSteps: progress.totalSteps, etaMs: progress.etaMs });
           const now = Date.now();
-          if (now - lastSave >= (this.#options.progressSaveMs ?? 1000) || progress.step === progress.totalSteps) {
+          if (now - lastSave >= (this.#o.progressSaveMs ?? 1000) || progress.step === progress.totalSteps) {
             lastSave = now;
-            store.saveProgress(jobId, progress.step, progress.totalSteps, progress.etaMs).catch((error: unknown) => {
-              logger.warn({ err: error, jobId }, 'could not save progress');
+            this.#o.store.saveProgress(claimed.id, progress.step, progress.totalSteps, progress.etaMs).catch((error: unknown) => {
+              logger.warn({ err: error, jobId: claimed.id }, 'could not save progress');
             });
           }
         },
       });
-      logger.info({ jobId }, 'render finished');
+      logger.info({ jobId: claimed.id, attempt: lease.attempt }, 'render finished');
       const checked = await checkOutput(output, outputDir);
       const gpuSeconds = output.gpuSeconds > 0 ? output.gpuSeconds : this.#elapsedSeconds(startedAt);
-      await this.#settleSuccess(started, startedAt, { output: checked, gpuSeconds, finishedAt: this.#clock() });
+      await this.#settleSuccess(active, { output: checked, gpuSeconds, finishedAt: this.#clock() });
     } catch (error) {
-      if (started !== null) await this.#settleFailure(started, startedAt, controller.signal, error);
-      else this.#retryLater(queuedJob, startedAt, error);
+      await this.#settleFailure(active, startedAt, error);
     } finally {
-      this.#running.delete(jobId);
+      if (this.#running.get(claimed.id) === active) this.#running.delete(claimed.id);
       finish();
-      this.#publishPositions();
     }
-  }
-
-  /**
-   * The job could not be marked running (the database failed): it is still `queued` in the database, so put it
-   * back in the queue after a pause instead of losing it until the next restart.
-   */
-  #retryLater(job: Job, pickedAt: Date, error: unknown): void {
-    this.#scheduler.charge(job.user.id, -job.estimatedSeconds, pickedAt.getTime());
-    this.#options.logger.error({ err: error, jobId: job.id }, `could not start a job; retrying in ${RETRY_START_MS / 1000} s`);
-    setTimeout(() => {
-      if (!this.#draining && !this.#scheduler.has(job.id) && !this.#running.has(job.id)) this.enqueue(job);
-    }, RETRY_START_MS).unref();
   }
 
   /**
@@ -288,16 +246,23 @@ export class Worker {
    * it if this process stops before the database has (render-result.ts). Never throws: a recording problem must not
    * turn a finished render into a failed one, which would delete its files.
    */
-  async #settleSuccess(job: Job, startedAt: Date, result: RenderResult): Promise<void> {
-    const { store, events, logger } = this.#options;
-    this.#options.costModel.observe(job.params, result.gpuSeconds);
-    this.#scheduler.charge(job.user.id, result.gpuSeconds - job.estimatedSeconds, startedAt.getTime());
-    await saveRenderResult(this.#options.outputsDir, job.id, result).catch((error: unknown) => {
+  async #settleSuccess(active: ActiveJob, result: RenderResult): Promise<void> {
+    const { store, events, logger } = this.#o;
+    const { job, lease } = active;
+    this.#o.costModel.observe(job.params, result.gpuSeconds);
+    await saveRenderResult(this.#o.outputsDir, job.id, result).catch((error: unknown) => {
       logger.warn({ err: error, jobId: job.id }, 'could not keep the render result beside its files');
     });
     try {
-      const done = await this.#recordEnd(job.id, () => store.markSucceeded(job.id, result.output, result.gpuSeconds, result.finishedAt));
-      if (done === null) return;
+      const files = this.#o.mediaStore === 'database' ? await jobFiles(result.output) : [];
+      const done = await this.#recordEnd(job.id, () => store.markSucceeded(job.id, result.output, result.gpuSeconds, result.finishedAt, lease, files));
+      if (done === null) {
+        if (!this.#shutdown.signal.aborted) logger.warn({ jobId: job.id }, 'the job was taken over by another worker (this one lost its lease); its render is dropped');
+        return;
+      }
+      if (files.length > 0 && !this.#o.keepLocalFiles) {
+        await rm(join(this.#o.outputsDir, job.id), { recursive: true, force: true }).catch(() => undefined);
+      }
       events.emit({ type: 'succeeded', job: done });
       logger.info({ jobId: job.id, gpuSeconds: round(result.gpuSeconds), bytes: result.output.bytes }, 'job succeeded');
     } catch (error) {
@@ -308,7 +273,8 @@ export class Worker {
   /**
    * Runs `write`, which records a job's end, again with growing pauses while the database is unavailable (a restart,
    * a lock), so that a job that ended meanwhile is recorded once, when the database is back. Returns null (as a write
-   * does when the job was no longer running) when shutdown stops the retries: the job stays `running` for recovery.
+   * does when the job was no longer this worker's) when shutdown stops the retries: the job stays `running`, and
+   * recovery at the next start, or another worker once the lease has run out, settles it.
    */
   async #recordEnd(jobId: string, write: () => Promise<Job | null>): Promise<Job | null> {
     for (let pauseMs = RECORD_RETRY_FIRST_MS; ; pauseMs = Math.min(pauseMs * 2, RECORD_RETRY_MAX_MS)) {
@@ -317,29 +283,34 @@ export class Worker {
       } catch (error) {
         if (!(error instanceof VideoBotError && error.is(ErrorCode.Unavailable))) throw error;
         if (this.#shutdown.signal.aborted) {
-          this.#options.logger.warn({ jobId }, 'stopping while the database is unavailable; the job stays running and recovery at the next start settles it');
+          this.#o.logger.warn({ jobId }, 'stopping while the database is unavailable; the job stays running and recovery at the next start settles it');
           return null;
         }
-        this.#options.logger.warn({ jobId, retryInMs: pauseMs }, 'the database is unavailable; retrying to record the end of a job');
+        this.#o.logger.warn({ jobId, retryInMs: pauseMs }, 'the database is unavailable; retrying to record the end of a job');
         await sleep(pauseMs, undefined, { signal: this.#shutdown.signal }).catch(() => undefined);
       }
     }
   }
 
-  async #settleFailure(job: Job, startedAt: Date, signal: AbortSignal, error: unknown): Promise<void> {
-    const { store, events, logger } = this.#options;
+  async #settleFailure(active: ActiveJob, startedAt: Date, error: unknown): Promise<void> {
+    const { store, events, logger } = this.#o;
+    const { job, lease, controller } = active;
+    const reason = controller.signal.aborted ? (controller.signal.reason as AbortReason) : undefined;
+    if (reason?.kind === 'lease-lost') {
+      // Another worker owns the job now (or will): its files and its end are that worker's to write.
+      logger.warn({ jobId: job.id }, 'stopped a render whose lease ran out: another worker takes the job over');
+      return;
+    }
     const elapsed = this.#elapsedSeconds(startedAt);
-    this.#scheduler.charge(job.user.id, elapsed - job.estimatedSeconds, startedAt.getTime());
     // Partial files of a stopped render are useless; a retry starts from an empty folder anyway.
-    await rm(join(this.#options.outputsDir, job.id), { recursive: true, force: true }).catch(() => undefined);
-    const reason = signal.aborted ? (signal.reason as AbortReason) : undefined;
+    await rm(join(this.#o.outputsDir, job.id), { recursive: true, force: true }).catch(() => undefined);
     try {
       if (reason?.kind === 'cancel') {
-        const done = await this.#recordEnd(job.id, () => store.markCancelled(job.id, 'running', elapsed, this.#clock()));
+        const done = await this.#recordEnd(job.id, () => store.markCancelled(job.id, 'running', elapsed, this.#clock(), lease));
         if (done !== null) events.emit({ type: 'cancelled', job: done, actor: reason.actor });
         logger.info({ jobId: job.id }, 'running job cancelled');
       } else if (reason?.kind === 'shutdown') {
-        const done = await this.#recordEnd(job.id, () => store.requeue(job.id));
+        const done = await this.#recordEnd(job.id, () => store.requeue(job.id, lease));
         if (done !== null) events.emit({ type: 'requeued', job: done, reason: 'shutdown' });
         logger.info({ jobId: job.id }, 'running job put back in the queue for the restart');
       } else {
@@ -347,20 +318,52 @@ export class Worker {
         const message = error instanceof Error ? error.message : String(error);
         const failure = error instanceof VideoBotError ? error : videoBotError(ErrorCode.EngineFailed, { reason: message }, { cause: error });
         const done = await this.#recordEnd(job.id, () =>
-          store.markFailed(job.id, { code: failure.code, message: failure.message }, elapsed, this.#clock()),
+          store.markFailed(job.id, { code: failure.code, message: failure.message }, elapsed, this.#clock(), lease),
         );
         if (done !== null) events.emit({ type: 'failed', job: done, error: { code: failure.code, message: failure.message } });
         // The cause is what the operator must fix (which binary, which folder); the message is the requester's.
         logger.error({ err: failure.cause ?? failure, jobId: job.id }, 'job failed');
       }
     } catch (storeError) {
-      // The job stays `running` in the database; recovery at the next start requeues or fails it.
+      // The job stays `running` in the database; its lease runs out and it is taken back like a crashed worker's.
       logger.error({ err: storeError, jobId: job.id }, 'could not record the end of a job');
     }
   }
 
+  /**
+   * Renews the leases of the jobs rendering here (stopping those it lost, and those someone asked to cancel from
+   * another process), and reports this worker's state to its row. A database outage is ridden out: the renders go
+   * on, and if a lease runs out meanwhile its job belongs to another worker, which the next renewal notices.
+   */
+  async #heartbeat(): Promise<void> {
+    const now = this.#clock();
+    const until = new Date(now.getTime() + this.#o.leaseMs);
+    for (const active of [...this.#running.values()]) {
+      if (active.controller.signal.aborted) continue;
+      try {
+        const renewal = await this.#o.store.renewLease(active.job.id, active.lease, until);
+        if (!renewal.held) active.controller.abort({ kind: 'lease-lost' } satisfies AbortReason);
+        else if (renewal.cancelRequestedBy !== null) active.controller.abort({ kind: 'cancel', actor: parseActor(renewal.cancelRequestedBy) } satisfies AbortReason);
+      } catch (error) {
+        this.#o.logger.warn({ err: error, jobId: active.job.id }, 'could not renew the lease of a job');
+      }
+    }
+    await this.#o.registry.heartbeat(this.id, this.#report(), now).catch((error: unknown) => {
+      this.#o.logger.warn({ err: error }, "could not update this worker's row");
+    });
+  }
+
+  #report(): WorkerReport {
+    return {
+      engine: this.engineStatus,
+      modelFingerprint: this.#engine.fingerprint ?? null,
+      secondsPerUnit: this.#o.costModel.measured ? this.#o.costModel.secondsPerUnit : null,
+      runningJobIds: [...this.#running.keys()],
+    };
+  }
+
   #readEngineStatus(): EngineStatus {
-    const renderer = this.#options.renderer;
+    const renderer = this.#o.renderer;
     if (renderer === undefined) return NO_ENGINE;
     try {
       return renderer.status();
@@ -371,44 +374,44 @@ export class Worker {
 
   #applyEngineStatus(status: EngineStatus, initial: boolean): void {
     const changed = initial || status.ready !== this.#engine.ready || status.message !== this.#engine.message;
+    const newFingerprint = status.fingerprint !== undefined && status.fingerprint !== this.#engine.fingerprint;
     this.#engine = status;
+    if (newFingerprint) void this.#checkModel(status);
     if (!changed) return;
     if (status.ready && !this.#draining) this.#queue.start();
     else this.#queue.pause();
-    this.#options.events.emit({ type: 'engine', status });
+    this.#o.events.emit({ type: 'engine', status: this.engineStatus });
     const log = { engine: { ready: status.ready, model: status.model, device: status.device, message: status.message } };
-    if (status.ready) this.#options.logger.info(log, 'engine ready');
-    else this.#options.logger.warn(log, 'engine unavailable; jobs stay queued');
-    this.#publishPositions();
+    if (status.ready) this.#o.logger.info(log, 'engine ready');
+    else this.#o.logger.warn(log, 'engine unavailable; jobs stay queued');
+    void this.#heartbeat();
+    this.wake();
   }
 
-  #remainingSeconds(active: ActiveJob, now: number): number {
-    if (active.job.progress.etaMs !== null && active.job.progress.step > 0) return active.job.progress.etaMs / 1000;
-    const estimate = this.#options.costModel.estimateSeconds(active.job.params);
-    return Math.max(0, estimate - (now - active.startedAt.getTime()) / 1000);
+  /** A pool renders with one model: a worker whose model differs from the live workers' takes no jobs. */
+  async #checkModel(status: EngineStatus): Promise<void> {
+    const since = new Date(this.#clock().getTime() - this.#o.leaseMs);
+    const others = await this.#o.registry.liveFingerprints(since, this.id).catch(() => []);
+    const other = others.find((w) => w.fingerprint !== status.fingerprint);
+    if (other === undefined) return;
+    this.#refusal =
+      `This worker loads the model ${status.model}, but worker ${other.name} of the same pool renders with ${other.model}, ` +
+      'a different model (its configs differ). Every worker of a pool must load the same model: set MODEL_DIR to that ' +
+      'model here (for example `./t2v model pull` the same repository), or stop the other workers first.';
+    this.#queue.pause();
+    this.#o.logger.error(this.#refusal);
+    this.#o.onModelMismatch?.(this.#refusal);
+    this.#o.events.emit({ type: 'engine', status: this.engineStatus });
+  }
+
+  #every(ms: number, run: () => void): void {
+    const timer = setInterval(run, ms);
+    timer.unref();
+    this.#timers.push(timer);
   }
 
   #elapsedSeconds(since: Date): number {
     return Math.max(0, (this.#clock().getTime() - since.getTime()) / 1000);
-  }
-
-  /** Emits `position` for every waiting job whose place in line changed; returns the snapshot it compared. */
-  #publishPositions(): QueueSnapshot {
-    const snapshot = this.snapshot();
-    const { queued } = snapshot;
-    const seen = new Set<string>();
-    for (const entry of queued) {
-      seen.add(entry.job.id);
-      if (this.#lastPositions.get(entry.job.id) === entry.position) continue;
-      const isNew = !this.#lastPositions.has(entry.job.id);
-      this.#lastPositions.set(entry.job.id, entry.position);
-      // A new job's first position goes out with its `queued` event (sent by the service).
-      if (!isNew) {
-        this.#options.events.emit({ type: 'position', job: entry.job, position: entry.position, etaSeconds: entry.etaSeconds });
-      }
-    }
-    for (const id of this.#lastPositions.keys()) if (!seen.has(id)) this.#lastPositions.delete(id);
-    return snapshot;
   }
 }
 
@@ -421,6 +424,27 @@ async function checkOutput(output: RenderOutput, outputDir: string): Promise<Job
   const media = await stat(output.mediaPath);
   const poster = inside(output.posterPath) ? await stat(output.posterPath).then(() => output.posterPath, () => null) : null;
   return { mediaPath: output.mediaPath, mediaType: output.mediaType, bytes: media.size, posterPath: poster };
+}
+
+/** The job's video and poster as the database keeps them. */
+async function jobFiles(output: JobOutput): Promise<JobFileData[]> {
+  const files: JobFileData[] = [{ kind: 'video', fileName: basename(output.mediaPath), contentType: output.mediaType, bytes: await readFile(output.mediaPath) }];
+  if (output.posterPath !== null) {
+    files.push({ kind: 'poster', fileName: basename(output.posterPath), contentType: 'image/png', bytes: await readFile(output.posterPath) });
+  }
+  return files;
+}
+
+/** The actor a cancel request stored (service.cancel writes it); an unreadable one is an admin's. */
+export function parseActor(text: string): Actor {
+  try {
+    const value = JSON.parse(text) as Actor;
+    if (value.kind === 'admin' && typeof value.name === 'string') return value;
+    if (value.kind === 'user' && typeof value.platform === 'string' && typeof value.platformUserId === 'string') return value;
+  } catch {
+    // fall through
+  }
+  return { kind: 'admin', name: 'unknown' };
 }
 
 function delay(ms: number): Promise<void> {

@@ -6,11 +6,12 @@ import type { Config } from '../config.js';
 import { actorLabel, type AuditEntry, type AuditLog, type AuditQuery } from '../db/audit-log.js';
 import { SETTING_DESCRIPTIONS, SETTING_SCHEMAS, type RuntimeSettings, type SettingsPatch, type SettingsStore, type SettingsView } from '../db/settings.js';
 import type { Logger } from '../log.js';
-import type { CostModel } from '../queue/cost-model.js';
 import { deleteJobOutput } from '../queue/job-outputs.js';
 import { workspaceSubject, type DeliveryRecord, type JobQuery, type JobStore, type QuotaStatus } from '../queue/job-store.js';
 import type { QuotaLimits, QuotaOverride } from '../core/quota.js';
 import type { QueueCounts, QueueSnapshot } from '../core/queue-snapshot.js';
+import type { LocalMedia } from '../queue/local-media.js';
+import type { QueueView } from '../queue/queue-view.js';
 import type { Worker } from '../queue/worker.js';
 import { ErrorCode, type JobAction, type OptionIssue } from '../core/errors.js';
 import type { EventBus, EventListener } from '../core/events.js';
@@ -80,16 +81,28 @@ export interface ServiceHealth {
   draining: boolean;
 }
 
+/** What the service tells the other processes sharing the database (Postgres): see service/cluster.ts. */
+export interface ClusterMessages {
+  /** Asks the process rendering the job to stop it. */
+  cancel(jobId: string, actor: Actor): Promise<void>;
+  /** The queue's order changed without a job event (a promotion, a role change): fronts recompute places. */
+  queueChanged(): Promise<void>;
+}
+
 export interface ServiceDeps {
   config: Pick<Config, 'limits' | 'outputsDir'>;
   store: JobStore;
-  worker: Worker;
+  /** This process's engine worker; absent in a front that renders nothing (ENGINE_SLOTS=0, `serve --no-engine`). */
+  worker: Worker | undefined;
+  view: QueueView;
+  media: LocalMedia;
   settings: SettingsStore;
   audit: AuditLog;
-  costModel: CostModel;
   events: EventBus;
   mediaLinks: MediaLinks;
   logger: Logger;
+  /** Absent on SQLite, where every part of the service is in this process. */
+  cluster?: ClusterMessages;
   clock?: () => Date;
 }
 
@@ -137,6 +150,7 @@ const QUOTA_FIELD_RANGES: Record<string, string> = {
 export class VideoService {
   readonly #d: ServiceDeps;
   readonly #clock: () => Date;
+  #stopping = false;
 
   constructor(deps: ServiceDeps) {
     this.#d = deps;
@@ -203,7 +217,9 @@ export class VideoService {
     await this.#d.settings.createInternal(REPLIES_RECORDED_SINCE, now.toISOString());
     const recordedSince = new Date((await this.#d.settings.readInternal(REPLIES_RECORDED_SINCE)) ?? now.toISOString());
     const since = Math.max(recordedSince.getTime(), now.getTime() - FINAL_REPLY_RECOVERY_MS);
-    return this.#d.store.unrepliedJobs(platform, new Date(since));
+    const jobs = await this.#d.store.unrepliedJobs(platform, new Date(since));
+    // A worker on another host may have rendered them: their files are delivered from this host.
+    return Promise.all(jobs.map((job) => this.#d.media.withLocalFiles(job)));
   }
 
   /**
@@ -211,7 +227,7 @@ export class VideoService {
    * request whose deliveryKey made a job already gets that job, with its current place, and nothing more is charged.
    */
   async submit(request: SubmitRequest, parentJobId?: string): Promise<SubmitResult> {
-    if (this.#d.worker.draining) throw videoBotError(ErrorCode.ShuttingDown, {});
+    if (this.draining) throw videoBotError(ErrorCode.ShuttingDown, {});
     const requester = checkRequester(request.requester);
     const reply = checkReply(request.reply);
     const deliveryKey = request.deliveryKey === undefined ? undefined : checkDeliveryKey(request.deliveryKey);
@@ -225,7 +241,7 @@ export class VideoService {
       requester,
       params,
       reply,
-      estimatedSeconds: this.#d.costModel.estimateSeconds(params),
+      estimatedSeconds: this.#d.view.estimateSeconds(params),
       parentJobId: parentJobId ?? null,
       ...(deliveryKey === undefined ? {} : { delivery: deliveryRecord(deliveryKey, now) }),
       policy: { defaults: quotaDefaults(settings), queueCap: settings.queueCap },
@@ -235,8 +251,9 @@ export class VideoService {
       this.#d.logger.info({ jobId: job.id, user: actorLabel(toActor(requester)) }, 'a repeated delivery: answered with the job it made');
       return this.#withPlace(job);
     }
-    const { position, etaSeconds } = this.#placeOf(job, this.#d.worker.enqueue(job));
+    const { position, etaSeconds } = this.#placeOf(job, await this.#d.view.refresh());
     this.#d.events.emit({ type: 'queued', job, position, etaSeconds });
+    this.#d.worker?.wake();
     this.#d.logger.info({ jobId: job.id, user: actorLabel(toActor(requester)), position, params: summarize(job) }, 'job queued');
     return { job, position, etaSeconds };
   }
@@ -265,16 +282,17 @@ export class VideoService {
     if (job.status !== 'queued' && job.status !== 'running') {
       throw videoBotError(ErrorCode.InvalidState, { jobId, status: job.status, action: 'cancel' });
     }
-    let after = await this.#d.worker.cancel(jobId, actor, CANCEL_WAIT_MS);
-    if (after === null) {
-      // Not in this worker's hands: waiting only in the database (its start is being retried) or just finished.
-      after = await this.#d.store.markCancelled(jobId, 'queued', null, this.#clock());
-      if (after !== null) this.#d.events.emit({ type: 'cancelled', job: after, actor });
-      else {
-        const current = await this.getJob(jobId);
-        if (current.status !== 'cancelled') throw videoBotError(ErrorCode.InvalidState, { jobId, status: current.status, action: 'cancel' });
-        after = current;
-      }
+    let after = job.status === 'queued' ? await this.#d.store.markCancelled(jobId, 'queued', null, this.#clock()) : null;
+    if (after !== null) this.#d.events.emit({ type: 'cancelled', job: after, actor });
+    else if (await this.#d.store.requestCancel(jobId, JSON.stringify(actor), this.#clock())) {
+      // Running, here or on a worker in another process (which also sees the request at its next lease renewal).
+      if (this.#d.worker?.cancelLocal(jobId, actor) !== true) await this.#d.cluster?.cancel(jobId, actor);
+      after = await this.#whenNotRunning(jobId, CANCEL_WAIT_MS);
+    } else {
+      // It ended meanwhile; cancelled by someone else is fine, any other end is not cancellable any more.
+      const current = await this.getJob(jobId);
+      if (current.status !== 'cancelled') throw videoBotError(ErrorCode.InvalidState, { jobId, status: current.status, action: 'cancel' });
+      after = current;
     }
     if (actor.kind === 'admin' || actor.platformUserId !== job.user.platformUserId || actor.platform !== job.user.platform) {
       await this.#d.audit.append({ actor, action: 'job.cancel', target: jobId, details: { owner: `${job.user.platform}:${job.user.platformUserId}` } });
@@ -291,7 +309,8 @@ export class VideoService {
     const at = this.#clock();
     const promoted = await this.#d.store.promote(jobId, at);
     if (promoted === null) throw videoBotError(ErrorCode.InvalidState, { jobId, status: 'no longer queued', action: 'promote' });
-    const place = this.#placeOf(promoted, this.#d.worker.promote(jobId, at));
+    const place = this.#placeOf(promoted, await this.#d.view.refresh());
+    await this.#d.cluster?.queueChanged();
     await this.#d.audit.append({ actor, action: 'job.promote', target: jobId });
     return { job: promoted, ...place };
   }
@@ -352,17 +371,32 @@ export class VideoService {
     return this.getJob(link.jobId);
   }
 
-  /** Running jobs, then waiting jobs in the order they will run, with positions and ETAs. */
+  /** Running jobs, then waiting jobs in the order they will run, with positions and ETAs, and the workers. */
   listQueue(): QueueSnapshot {
-    return this.#d.worker.snapshot();
+    return this.#d.view.snapshot();
   }
 
   queueCounts(): QueueCounts {
-    return this.#d.worker.counts();
+    return this.#d.view.counts();
   }
 
   engineStatus(): EngineStatus {
-    return this.#d.worker.engineStatus;
+    return this.#d.view.engine;
+  }
+
+  /** The job with its video and poster on this host (copied from the database when another host rendered it). */
+  async withLocalMedia(job: Job): Promise<Job> {
+    return this.#d.media.withLocalFiles(job);
+  }
+
+  /** True from the start of the shutdown: submits are refused with ShuttingDown. */
+  get draining(): boolean {
+    return this.#stopping || this.#d.worker?.draining === true;
+  }
+
+  /** Refuses new submits from now on (the first step of a shutdown). */
+  beginShutdown(): void {
+    this.#stopping = true;
   }
 
   async quotaStatus(ref: UserRef): Promise<UserQuotaStatus> {
@@ -412,7 +446,11 @@ export class VideoService {
     await this.#requireAdmin(actor, 'change users');
     const existing = await this.#d.store.ensureUser(ref);
     const user = await this.#d.store.updateUser(existing.id, changes);
-    if (changes.role !== undefined) this.#d.worker.setUserRole(user.id, changes.role);
+    if (changes.role !== undefined) {
+      // The role weighs the user's share in every claim and place from now on.
+      await this.#d.view.refresh();
+      await this.#d.cluster?.queueChanged();
+    }
     await this.#d.audit.append({ actor, action: 'user.update', target: `${ref.platform}:${ref.platformUserId}`, details: changes });
     return user;
   }
@@ -449,7 +487,7 @@ export class VideoService {
   subscribe(listener: EventListener, options: { replay?: boolean } = {}): () => void {
     const unsubscribe = this.#d.events.subscribe(listener);
     if (options.replay === true) {
-      const snapshot = this.#d.worker.snapshot();
+      const snapshot = this.#d.view.snapshot();
       const deliver = (event: Parameters<EventListener>[0]) => {
         Promise.resolve()
           .then(() => listener(event))
@@ -464,8 +502,8 @@ export class VideoService {
   }
 
   async health(): Promise<ServiceHealth> {
-    const engine = this.#d.worker.engineStatus;
-    const queue = this.#d.worker.counts();
+    const engine = this.#d.view.engine;
+    const queue = this.#d.view.counts();
     let database: ServiceHealth['database'] = 'ok';
     try {
       // Both a read and a write: a SQLite file locked by another process still answers reads.
@@ -478,7 +516,7 @@ export class VideoService {
       database,
       engine,
       queue,
-      draining: this.#d.worker.draining,
+      draining: this.draining,
     };
   }
 
@@ -486,22 +524,45 @@ export class VideoService {
     return { ...this.#d.config.limits, promptMaxLength: settings.promptMaxLength };
   }
 
-  #placeOf(job: Job, snapshot = this.#d.worker.snapshot()): { position: number; etaSeconds: number | null } {
+  #placeOf(job: Job, snapshot = this.#d.view.snapshot()): { position: number; etaSeconds: number | null } {
     const queued = snapshot.queued.find((q) => q.job.id === job.id);
     if (queued !== undefined) return { position: queued.position, etaSeconds: queued.etaSeconds };
     const running = snapshot.running.find((r) => r.job.id === job.id);
-    const estimate = Math.round(this.#d.costModel.estimateSeconds(job.params) * 10) / 10;
+    const estimate = Math.round(this.#d.view.estimateSeconds(job.params) * 10) / 10;
     return { position: 0, etaSeconds: snapshot.engine.ready ? (running?.etaSeconds ?? estimate) : null };
   }
 
   /** A stored job with its live place in line (waiting) or live progress (running). */
   #withPlace(job: Job): SubmitResult {
-    const snapshot = this.#d.worker.snapshot();
+    const snapshot = this.#d.view.snapshot();
     const running = snapshot.running.find((r) => r.job.id === job.id);
     if (running !== undefined) return { job: { ...job, progress: running.job.progress }, position: 0, etaSeconds: running.etaSeconds };
     const queued = snapshot.queued.find((q) => q.job.id === job.id);
     if (queued !== undefined) return { job, position: queued.position, etaSeconds: queued.etaSeconds };
     return { job, position: 0, etaSeconds: job.status === 'queued' ? null : 0 };
+  }
+
+  /**
+   * The job once it is no longer running (its end is an event, here or relayed from another process), or as it is
+   * after `timeoutMs`; the database is read again every so often in case an event was missed.
+   */
+  async #whenNotRunning(jobId: string, timeoutMs: number): Promise<Job> {
+    const deadline = this.#clock().getTime() + timeoutMs;
+    let wake!: () => void;
+    const ended = new Promise<void>((resolve) => (wake = resolve));
+    const unsubscribe = this.#d.events.subscribe((event) => {
+      if (event.type !== 'engine' && event.job.id === jobId && event.job.status !== 'running') wake();
+    });
+    try {
+      for (;;) {
+        const job = await this.getJob(jobId);
+        const left = deadline - this.#clock().getTime();
+        if (job.status !== 'running' || left <= 0) return job;
+        await Promise.race([ended, delay(Math.min(left, 500))]);
+      }
+    } finally {
+      unsubscribe();
+    }
   }
 
   async #isAdmin(actor: Actor): Promise<boolean> {
@@ -609,4 +670,8 @@ function parseQuotaPatch(patch: unknown): Partial<QuotaOverride> {
     }
   }
   throw videoBotError(ErrorCode.InvalidRequest, { issues });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -42,13 +42,13 @@ describe('config', () => {
 
   it('gives one clear message per wrong value, naming what is allowed', () => {
     assert.deepEqual(
-      problems({ PORT: 'abc', LOG_LEVEL: 'loud', ENGINE_SLOTS: '0', MAX_FRAMES: '2.5', ENGINE_DEVICE: 'tpu', HF_ENDPOINT: 'ftp://x', DATABASE_URL: 'mysql://u:secretpw@h/db' }),
+      problems({ PORT: 'abc', LOG_LEVEL: 'loud', ENGINE_SLOTS: '17', MAX_FRAMES: '2.5', ENGINE_DEVICE: 'tpu', HF_ENDPOINT: 'ftp://x', DATABASE_URL: 'mysql://u:secretpw@h/db' }),
       [
         'PORT must be a whole number from 0 to 65535 (got "abc")',
         'DATABASE_URL must start with file: (SQLite) or postgresql:// (got "mysql:...")',
         'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud")',
         'ENGINE_DEVICE must be one of auto, cuda, cpu (got "tpu")',
-        'ENGINE_SLOTS must be a whole number from 1 to 16 (got "0")',
+        'ENGINE_SLOTS must be a whole number from 0 to 16 (got "17")',
         'HF_ENDPOINT must be a http: or https: URL (got "ftp://x")',
         'MAX_FRAMES must be a whole number from 1 to 256 (got "2.5")',
       ],

@@ -139,7 +139,7 @@ for (const provider of PROVIDERS) {
       assert.equal(x1.status, 'failed');
       assert.equal(x1.attempts, 2);
       assert.equal(x1.error?.code, ErrorCode.JobInterrupted);
-      assert.equal(x1.error?.message, 'The service stopped 2 times while rendering this video, so it was not retried again. Your quota for it was refunded.');
+      assert.equal(x1.error?.message, 'Rendering this video was interrupted 2 times (the service or the worker rendering it stopped), so it was not retried again. Your quota for it was refunded.');
       assert.equal(await usedVideos(database.url, 'xavi'), 0);
       third.child.kill('SIGTERM');
       assert.equal(await third.exited, 0);

@@ -45,7 +45,7 @@ export async function historyRoutes(app: FastifyInstance, { ctx }: { ctx: AdminC
 
   /** The job's files for the inline player, behind the dashboard session (the /api/v1 URLs need the bearer token). */
   const sendMedia = async (request: FastifyRequest, reply: FastifyReply, kind: MediaKind) => {
-    const job = await ctx.service.getJob(jobIdParam(request.params));
+    const job = await ctx.service.withLocalMedia(await ctx.service.getJob(jobIdParam(request.params)));
     return streamJobMedia(request, reply, job, kind, { 'cache-control': 'private, max-age=300' });
   };
   app.get('/jobs/:id/video', (request, reply) => sendMedia(request, reply, 'video'));

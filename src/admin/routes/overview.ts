@@ -6,7 +6,14 @@ const BUSIEST_USERS = 5;
 
 async function liveData(ctx: AdminContext): Promise<OverviewLive> {
   const snapshot = ctx.service.listQueue();
-  return { engine: snapshot.engine, running: snapshot.running, queued: snapshot.queued.length, today: await ctx.stats.today(ctx.now()) };
+  return {
+    engine: snapshot.engine,
+    workers: snapshot.workers,
+    running: snapshot.running,
+    queued: snapshot.queued.length,
+    today: await ctx.stats.today(ctx.now()),
+    now: ctx.now(),
+  };
 }
 
 export async function overviewRoutes(app: FastifyInstance, { ctx }: { ctx: AdminContext }): Promise<void> {

@@ -1,17 +1,19 @@
 import type { EngineStatus } from '../../core/ports.js';
 import type { DailyByPlatform, BusyUser, TodayCounts } from '../../db/usage-stats.js';
-import type { RunningJob } from '../../core/queue-snapshot.js';
+import type { RunningJob, WorkerStatus } from '../../core/queue-snapshot.js';
 import { busiestUsersChart, stackedDailyChart } from './charts.js';
 import { actionButton, progressBar, userLink } from './components.js';
-import { formatDateTime, paramsSummary } from './format.js';
+import { formatDateTime, formatNumber, paramsSummary } from './format.js';
 import { html, segment, type Html } from './html.js';
 import { layout, type PageFrame } from './layout.js';
 
 export interface OverviewLive {
   engine: EngineStatus;
+  workers: WorkerStatus[];
   running: RunningJob[];
   queued: number;
   today: TodayCounts;
+  now: Date;
 }
 
 export function engineCard(engine: EngineStatus): Html {
@@ -24,6 +26,25 @@ export function engineCard(engine: EngineStatus): Html {
   </dl>
   ${engine.demo ? html`<p class="flash flash-warn" data-demo-warning>Demo model in use: it renders abstract noise, not the prompt. Set <code>MODEL_DIR</code> to a real text-to-video model.</p>` : ''}
   ${engine.message === undefined ? '' : html`<p class="muted">${engine.message}</p>`}
+</section>`;
+}
+
+/** The processes that render (this one, `t2v worker`s on other hosts), as each last reported itself. */
+function workersCard(workers: WorkerStatus[], now: Date): Html {
+  if (workers.length === 0) return html`<section class="card"><h2>Workers</h2><p class="muted">No worker is running: jobs wait until one starts.</p></section>`;
+  return html`<section class="card" aria-labelledby="workers-title"><h2 id="workers-title">Workers <span class="badge">${workers.length}</span></h2>
+  <table class="compact responsive">
+    <thead><tr><th scope="col">Worker</th><th scope="col">Device</th><th scope="col">Jobs</th><th scope="col">Speed</th><th scope="col">Last seen</th></tr></thead>
+    <tbody>${workers.map(
+      (worker) => html`<tr data-worker="${worker.name}">
+      <td data-label="Worker"><span class="badge ${worker.ready ? 'ok' : 'warn'}">${worker.ready ? 'ready' : 'not ready'}</span> ${worker.name}<br><span class="muted">${worker.host}</span></td>
+      <td data-label="Device">${worker.device} (${worker.executionProvider})</td>
+      <td data-label="Jobs">${worker.runningJobIds.length} of ${worker.slots}</td>
+      <td data-label="Speed">${worker.secondsPerUnit === null ? 'not measured yet' : `${formatNumber(worker.secondsPerUnit, 3)} s per unit`}</td>
+      <td data-label="Last seen">${formatNumber(Math.max(0, (now.getTime() - worker.heartbeatAt.getTime()) / 1000), 0)} s ago</td>
+    </tr>`,
+    )}</tbody>
+  </table>
 </section>`;
 }
 
@@ -45,6 +66,7 @@ export function overviewLive(live: OverviewLive, csrf: string): Html {
   return html`<div class="grid">
   ${engineCard(live.engine)}
   ${runningCard(live.running, csrf)}
+  ${workersCard(live.workers, live.now)}
 </div>
 <div class="stats">
   <a class="stat" href="/admin/queue"><span class="value" data-stat="queued">${live.queued}</span><span class="label">waiting in the queue</span></a>

@@ -1,41 +1,66 @@
-// `t2v serve`: runs the service (HTTP API, queue, engine) until SIGTERM/SIGINT, then drains gracefully.
+// `t2v serve`: runs the service (HTTP API, chat adapters, dashboard, queue and, unless --no-engine, an engine) until
+// SIGTERM/SIGINT, then drains gracefully. `t2v worker`: only an engine that takes jobs from a Postgres-shared queue.
 import type { Command } from 'commander';
-import { configSecrets, loadConfig, withDotEnv } from '../../config.js';
+import { configSecrets, loadConfig, withDotEnv, type Config } from '../../config.js';
 import { parseDatabaseUrl } from '../../db/database-url.js';
 import { checkDatabaseInstall } from '../../db/install-check.js';
-import { createLogger } from '../../log.js';
+import { createLogger, type Logger } from '../../log.js';
 
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('start the service: HTTP API on HOST:PORT, fair-share queue, engine (settings from the environment and .env)')
+    .description('start the service: HTTP API on HOST:PORT, chat adapters, dashboard, fair-share queue and an engine (settings from the environment and .env)')
     .option('--rotate-admin-token', 'replace the stored admin token with a new one and show it once')
-    .action(async (options: { rotateAdminToken?: boolean }) => {
-      const config = loadConfig(withDotEnv(process.env));
-      await checkDatabaseInstall(parseDatabaseUrl(config.databaseUrl).provider);
-      // Loaded after the check: the service's modules import the database driver and the generated client.
+    .option('--no-engine', 'render nothing here (ENGINE_SLOTS=0): a front for `t2v worker` processes on one Postgres')
+    .action(async (options: { rotateAdminToken?: boolean; engine: boolean }) => {
+      const { config, logger } = await prepare(options.engine ? {} : { ENGINE_SLOTS: '0' });
       const { loadEngine, startService } = await import('../../main.js');
-      const logger = createLogger({ level: config.logLevel, secrets: configSecrets(config) });
-      const renderer = await loadEngine(config, logger);
-      const running = await startService(config, { renderer, logger, rotateAdminToken: options.rotateAdminToken === true });
-
-      let stopping = false;
-      const stop = (signal: NodeJS.Signals) => {
-        if (stopping) {
-          logger.warn({ signal }, 'second signal: exiting without waiting for running jobs');
-          process.exit(1);
-        }
-        stopping = true;
-        logger.info({ signal }, 'signal received');
-        running.close().then(
-          () => process.exit(0),
-          (error: unknown) => {
-            logger.error({ err: error }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
+      const renderer = config.engine.slots === 0 ? undefined : await loadEngine(config, logger);
+      const running = await startService(config, { ...(renderer === undefined ? {} : { renderer }), logger, rotateAdminToken: options.rotateAdminToken === true });
+      stopOnSignals(logger, running.close);
     });
+
+  program
+    .command('worker')
+    .description('render jobs from the queue of a service on the same Postgres database (DATABASE_URL), on this host\'s engine; no HTTP, no chat')
+    .action(async () => {
+      const { config, logger } = await prepare({});
+      const { loadEngine, startWorker } = await import('../../main.js');
+      const running = await startWorker(config, { renderer: await loadEngine(config, logger), logger });
+      logger.info({ worker: config.workers.name, slots: config.engine.slots }, 'worker started; taking jobs from the shared queue');
+      stopOnSignals(logger, running.close);
+      void running.refused.then((reason) => {
+        process.stderr.write(`t2v worker: ${reason}\n`);
+        running.close().finally(() => process.exit(1));
+      });
+    });
+}
+
+/** The configuration (with `overrides` over the environment and .env), checked install, and the logger. */
+async function prepare(overrides: Record<string, string>): Promise<{ config: Config; logger: Logger }> {
+  const config = loadConfig({ ...withDotEnv(process.env), ...overrides });
+  await checkDatabaseInstall(parseDatabaseUrl(config.databaseUrl).provider);
+  // The service's modules (loaded by the caller after this) import the database driver and the generated client.
+  return { config, logger: createLogger({ level: config.logLevel, secrets: configSecrets(config) }) };
+}
+
+function stopOnSignals(logger: Logger, close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting without waiting for running jobs');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'signal received');
+    close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }

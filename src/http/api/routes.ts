@@ -122,8 +122,9 @@ export const httpApi: FastifyPluginAsync<HttpApiOptions> = async (app, { service
     return jobView(result.job, publicUrl, result);
   });
 
-  app.get('/jobs/:id/video', async (request, reply) => sendJobMedia(request, reply, await service.getJob(jobId(request)), 'video'));
-  app.get('/jobs/:id/poster', async (request, reply) => sendJobMedia(request, reply, await service.getJob(jobId(request)), 'poster'));
+  const localJob = async (request: FastifyRequest) => service.withLocalMedia(await service.getJob(jobId(request)));
+  app.get('/jobs/:id/video', async (request, reply) => sendJobMedia(request, reply, await localJob(request), 'video'));
+  app.get('/jobs/:id/poster', async (request, reply) => sendJobMedia(request, reply, await localJob(request), 'poster'));
 
   app.get('/queue', async () => {
     const snapshot = service.listQueue();

@@ -1,7 +1,7 @@
 // JSON shapes of the HTTP API (pure functions, no I/O). Dates are ISO strings; file paths never leave the server,
 // clients get URLs instead.
 import type { Job } from '../../core/jobs.js';
-import type { QueuedPosition, RunningJob } from '../../core/queue-snapshot.js';
+import type { QueuedPosition, RunningJob, WorkerStatus } from '../../core/queue-snapshot.js';
 
 export interface JobView {
   id: string;
@@ -65,9 +65,29 @@ export function jobView(job: Job, baseUrl: string, place: { position: number; et
   };
 }
 
-export function queueView(snapshot: { running: RunningJob[]; queued: QueuedPosition[] }, baseUrl: string) {
+export function queueView(snapshot: { running: RunningJob[]; queued: QueuedPosition[]; workers: WorkerStatus[] }, baseUrl: string) {
   return {
-    running: snapshot.running.map((r) => jobView(r.job, baseUrl, { position: 0, etaSeconds: r.etaSeconds })),
+    running: snapshot.running.map((r) => ({ ...jobView(r.job, baseUrl, { position: 0, etaSeconds: r.etaSeconds }), workerId: r.job.workerId })),
     queued: snapshot.queued.map((q) => jobView(q.job, baseUrl, { position: q.position, etaSeconds: q.etaSeconds })),
+    workers: snapshot.workers.map(workerView),
+  };
+}
+
+/** A rendering process as the API shows it (the dashboard's overview shows the same). */
+export function workerView(worker: WorkerStatus) {
+  return {
+    id: worker.id,
+    name: worker.name,
+    host: worker.host,
+    device: worker.device,
+    executionProvider: worker.executionProvider,
+    model: worker.model,
+    demo: worker.demo,
+    slots: worker.slots,
+    ready: worker.ready,
+    runningJobIds: worker.runningJobIds,
+    secondsPerUnit: worker.secondsPerUnit === null ? null : Math.round(worker.secondsPerUnit * 10_000) / 10_000,
+    startedAt: worker.startedAt.toISOString(),
+    heartbeatAt: worker.heartbeatAt.toISOString(),
   };
 }
