@@ -197,12 +197,7 @@ export interface RunningWorker {
  * through it.
  */
 export async function startWorker(config: Config, options: WorkerStartOptions = {}): Promise<RunningWorker> {
-  if (parseDatabaseUrl(config.databaseUrl).provider !== 'postgresql') {
-    throw new ConfigError([
-      'DATABASE_URL is a SQLite file, but `t2v worker` needs Postgres: workers on several hosts coordinate through one Postgres database. With SQLite, run one `t2v serve`, which renders too.',
-    ]);
-  }
-  if (config.engine.slots === 0) throw new ConfigError(['ENGINE_SLOTS is 0, but a worker exists to render: set ENGINE_SLOTS to 1 or more.']);
+  checkWorkerConfig(config);
   const logger = options.logger ?? createLogger({ level: config.logLevel, secrets: configSecrets(config) });
   let refuse!: (reason: string) => void;
   const refused = new Promise<string>((resolve) => (refuse = resolve));
@@ -222,6 +217,18 @@ export async function startWorker(config: Config, options: WorkerStartOptions = 
       logger.info('stopped');
     })());
   return { config, worker: core.worker!, logger, refused, close };
+}
+
+/** Throws ConfigError when this configuration cannot run `t2v worker` (before the engine is loaded for nothing). */
+export function checkWorkerConfig(config: Config): void {
+  const problems: string[] = [];
+  if (parseDatabaseUrl(config.databaseUrl).provider !== 'postgresql') {
+    problems.push(
+      'DATABASE_URL is a SQLite file, but `t2v worker` needs Postgres: workers on several hosts coordinate through one Postgres database. With SQLite, run one `t2v serve`, which renders too.',
+    );
+  }
+  if (config.engine.slots === 0) problems.push('ENGINE_SLOTS is 0, but a worker exists to render: set ENGINE_SLOTS to 1 or more.');
+  if (problems.length > 0) throw new ConfigError(problems);
 }
 
 interface CoreOptions {

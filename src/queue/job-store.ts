@@ -279,23 +279,26 @@ export class JobStore {
       const roles = new Map(jobs.map((job) => [job.user.id, job.user.role]));
       const policy = { halfLifeMs, weightOf: (userId: string) => roleWeights[roles.get(userId) ?? 'user'] };
       const scheduler = restoreScheduler(policy, await this.#usageHistory(tx, historySince), jobs.map(pendingOf));
-      const picked = scheduler.next(now.getTime())!;
-      const row = await tx.job.update({
-        where: { id: picked.id },
-        data: {
-          status: 'running',
-          startedAt: now,
-          attempts: { increment: 1 },
-          progressStep: 0,
-          etaMs: null,
-          workerId,
-          leaseExpiresAt: new Date(now.getTime() + leaseMs),
-          cancelRequestedAt: null,
-          cancelRequestedBy: null,
-        },
-        include: { user: true },
-      });
-      return toJob(row);
+      // A job cancelled since it was read is skipped: the update only takes a job that is still waiting (on
+      // Postgres it waits for the cancel's row lock, then sees its status).
+      for (let picked = scheduler.next(now.getTime()); picked !== undefined; picked = scheduler.next(now.getTime())) {
+        const taken = await tx.job.updateMany({
+          where: { id: picked.id, status: 'queued' },
+          data: {
+            status: 'running',
+            startedAt: now,
+            attempts: { increment: 1 },
+            progressStep: 0,
+            etaMs: null,
+            workerId,
+            leaseExpiresAt: new Date(now.getTime() + leaseMs),
+            cancelRequestedAt: null,
+            cancelRequestedBy: null,
+          },
+        });
+        if (taken.count === 1) return toJob(await tx.job.findUniqueOrThrow({ where: { id: picked.id }, include: { user: true } }));
+      }
+      return null;
     }, TX_OPTIONS);
   }
 

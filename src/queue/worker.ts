@@ -92,6 +92,8 @@ export class Worker {
   #draining = false;
   /** Set when the model differs from the pool's: the worker then takes no jobs. */
   #refusal: string | undefined;
+  /** The model fingerprint last compared with the pool's. */
+  #checkedFingerprint: string | undefined;
   /** Aborted when shutdown stops waiting for running jobs: retries to record a job's end stop. */
   readonly #shutdown = new AbortController();
 
@@ -128,7 +130,13 @@ export class Worker {
   wake(): void {
     if (!this.#engine.ready || this.#draining || this.#refusal !== undefined) return;
     while (this.#queue.size + this.#queue.pending < this.#o.identity.slots) {
-      this.#queue.add(() => this.#claimAndRender()).catch((error: unknown) => this.#o.logger.error({ err: error }, 'a worker slot failed'));
+      this.#queue.add(() => this.#claimAndRender()).then(
+        // A slot that rendered a job is free again once its task has ended: there may be more work.
+        (rendered) => {
+          if (rendered === true) this.wake();
+        },
+        (error: unknown) => this.#o.logger.error({ err: error }, 'a worker slot failed'),
+      );
     }
   }
 
@@ -165,9 +173,10 @@ export class Worker {
     await this.#o.registry.stopped(this.id, this.#clock()).catch((error: unknown) => this.#o.logger.warn({ err: error }, 'could not mark the worker stopped'));
   }
 
-  async #claimAndRender(): Promise<void> {
+  /** Claims the next job and renders it; false when there was none to take. */
+  async #claimAndRender(): Promise<boolean> {
     const { store, halfLifeMinutes, roleWeights, leaseMs, logger } = this.#o;
-    if (!this.#engine.ready || this.#draining || this.#refusal !== undefined) return;
+    if (!this.#engine.ready || this.#draining || this.#refusal !== undefined) return false;
     const now = this.#clock();
     let job: Job | null;
     try {
@@ -182,11 +191,11 @@ export class Worker {
     } catch (error) {
       // The jobs stay queued in the database; the next poll tries again.
       logger.warn({ err: error }, 'could not claim a job; trying again at the next poll');
-      return;
+      return false;
     }
-    if (job === null) return;
+    if (job === null) return false;
     await this.#render(job);
-    this.wake();
+    return true;
   }
 
   async #render(claimed: Job): Promise<void> {
@@ -205,6 +214,8 @@ export class Worker {
     this.#running.set(claimed.id, active);
     const startedAt = claimed.startedAt ?? this.#clock();
     events.emit({ type: 'started', job: claimed });
+    // A cancel that came between the claim and now found no render here to stop; it is stored on the job.
+    await this.#renew(active, new Date(this.#clock().getTime() + this.#o.leaseMs));
     try {
       // Claims only happen while the engine reports ready, which needs a renderer; this narrows the type.
       if (renderer === undefined) throw new Error('the engine is not available');
@@ -338,19 +349,22 @@ export class Worker {
   async #heartbeat(): Promise<void> {
     const now = this.#clock();
     const until = new Date(now.getTime() + this.#o.leaseMs);
-    for (const active of [...this.#running.values()]) {
-      if (active.controller.signal.aborted) continue;
-      try {
-        const renewal = await this.#o.store.renewLease(active.job.id, active.lease, until);
-        if (!renewal.held) active.controller.abort({ kind: 'lease-lost' } satisfies AbortReason);
-        else if (renewal.cancelRequestedBy !== null) active.controller.abort({ kind: 'cancel', actor: parseActor(renewal.cancelRequestedBy) } satisfies AbortReason);
-      } catch (error) {
-        this.#o.logger.warn({ err: error, jobId: active.job.id }, 'could not renew the lease of a job');
-      }
-    }
+    for (const active of [...this.#running.values()]) await this.#renew(active, until);
     await this.#o.registry.heartbeat(this.id, this.#report(), now).catch((error: unknown) => {
       this.#o.logger.warn({ err: error }, "could not update this worker's row");
     });
+  }
+
+  /** Renews one job's lease: stops the render when the lease is lost, or when someone asked to cancel the job. */
+  async #renew(active: ActiveJob, until: Date): Promise<void> {
+    if (active.controller.signal.aborted) return;
+    try {
+      const renewal = await this.#o.store.renewLease(active.job.id, active.lease, until);
+      if (!renewal.held) active.controller.abort({ kind: 'lease-lost' } satisfies AbortReason);
+      else if (renewal.cancelRequestedBy !== null) active.controller.abort({ kind: 'cancel', actor: parseActor(renewal.cancelRequestedBy) } satisfies AbortReason);
+    } catch (error) {
+      this.#o.logger.warn({ err: error, jobId: active.job.id }, 'could not renew the lease of a job');
+    }
   }
 
   #report(): WorkerReport {
@@ -374,9 +388,11 @@ export class Worker {
 
   #applyEngineStatus(status: EngineStatus, initial: boolean): void {
     const changed = initial || status.ready !== this.#engine.ready || status.message !== this.#engine.message;
-    const newFingerprint = status.fingerprint !== undefined && status.fingerprint !== this.#engine.fingerprint;
     this.#engine = status;
-    if (newFingerprint) void this.#checkModel(status);
+    if (status.fingerprint !== undefined && status.fingerprint !== this.#checkedFingerprint) {
+      this.#checkedFingerprint = status.fingerprint;
+      void this.#checkModel(status);
+    }
     if (!changed) return;
     if (status.ready && !this.#draining) this.#queue.start();
     else this.#queue.pause();

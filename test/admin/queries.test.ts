@@ -31,16 +31,20 @@ for (const provider of PROVIDERS) {
 
     before(async () => {
       // Every render reports 2 GPU-seconds; prompts with "boom" fail. The clock only moves when the test moves it.
-      t = await startTestService({ provider, renderer: new TestRenderer({ gpuSeconds: 2, failOn: { promptIncludes: 'boom', message: 'exploded' } }), clock: () => now });
+      const renderer = new TestRenderer({ gpuSeconds: 2, failOn: { promptIncludes: 'boom', message: 'exploded' } });
+      t = await startTestService({ provider, renderer, clock: () => now });
       await run('annOld', ann, 'two days ago', 'succeeded');
       now = new Date(TODAY.getTime() - DAY_MS);
       await run('bobYesterday', bob, 'yesterday', 'succeeded');
       await run('annFailed', ann, 'boom', 'failed');
       now = TODAY;
       await run('bobToday', bob, 'today', 'succeeded');
+      // Held: whether the cancel finds the job waiting or already rendering, it cannot finish first.
+      renderer.hold();
       const queued = await t.service.submit({ requester: bot, options: { prompt: 'never mind' }, reply: { platform: 'api', channelId: '' } });
       ids.botCancelled = queued.job.id;
       await t.service.cancel(queued.job.id, { kind: 'admin', name: 'test' });
+      renderer.release();
     });
     after(async () => t?.destroy());
 

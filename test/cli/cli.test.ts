@@ -239,3 +239,13 @@ test('serve without the SQLite binding or the Prisma client stops with one sente
   assert.equal(noClient.stdout, '');
   assert.equal(noClient.stderr, 't2v: The Prisma client for sqlite has not been generated: run `npm run db:generate`, then start again.\n');
 });
+
+test('worker refuses SQLite with one sentence: workers coordinate through Postgres', async () => {
+  const run = await t2v(['worker']);
+  assert.equal(run.code, 2);
+  assert.equal(run.stdout, '');
+  assert.equal(
+    run.stderr,
+    'Invalid configuration:\n  - DATABASE_URL is a SQLite file, but `t2v worker` needs Postgres: workers on several hosts coordinate through one Postgres database. With SQLite, run one `t2v serve`, which renders too.\n',
+  );
+});

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import PQueue from 'p-queue';
-import { fairShareQueueClass, type FairShareAddOptions, type FairShareEntry, type FairShareQueue } from '../../src/queue/fair-share-queue.js';
-import { FairShareScheduler, type PendingJob } from '../../src/queue/scheduler.js';
+import { FairShareScheduler, restoreScheduler, type PastCharge, type PendingJob } from '../../src/queue/scheduler.js';
 
 const HOUR = 3_600_000;
 
@@ -97,52 +95,25 @@ describe('FairShareScheduler', () => {
   });
 });
 
-describe('FairShareQueue in p-queue', () => {
-  it('runs tasks one at a time in fair order', async () => {
-    const scheduler = new FairShareScheduler<FairShareEntry>({ halfLifeMs: HOUR });
-    const queue = new PQueue<FairShareQueue, FairShareAddOptions>({ concurrency: 1, autoStart: false, queueClass: fairShareQueueClass(scheduler, () => 0) });
-    const ran: string[] = [];
-    let active = 0;
-    const tasks = jobs('A1,A2,A3,B1,B2,C1').map((job) =>
-      queue.add(
-        async () => {
-          active++;
-          assert.equal(active, 1);
-          ran.push(job.id);
-          await new Promise((resolve) => setImmediate(resolve));
-          active--;
-        },
-        { id: job.id, job },
-      ),
-    );
-    assert.equal(queue.size, 6);
-    queue.start();
-    await Promise.all(tasks);
-    assert.equal(ran.join(','), 'A1,B1,C1,A2,B2,A3');
-  });
-
-  it('honours the concurrency (engine slots) and removal by id', async () => {
-    const scheduler = new FairShareScheduler<FairShareEntry>({ halfLifeMs: HOUR });
-    const queue = new PQueue<FairShareQueue, FairShareAddOptions>({ concurrency: 2, autoStart: false, queueClass: fairShareQueueClass(scheduler, () => 0) });
-    let active = 0;
-    let peak = 0;
-    const ran: string[] = [];
-    for (const job of jobs('A1,A2,B1,B2')) {
-      void queue.add(
-        async () => {
-          active++;
-          peak = Math.max(peak, active);
-          ran.push(job.id);
-          await new Promise((resolve) => setTimeout(resolve, 5));
-          active--;
-        },
-        { id: job.id, job },
-      );
+describe('restoreScheduler', () => {
+  it('rebuilds from the database\'s records the state the live scheduler reached: same order after picks and corrections', () => {
+    const live = schedulerWith('A1,A2,A3,A4,B1,B2,C1,C2,C3');
+    const history: PastCharge[] = [];
+    const actual: Record<string, number> = { A: 25, B: 4, C: 12 };
+    // Four picks, each corrected to its actual cost when it ends, as a worker's success does.
+    const picked: string[] = [];
+    for (const at of [0, 1_000, 2_000, 3_000]) {
+      const job = live.next(at)!;
+      const seconds = actual[job.userId]!;
+      live.charge(job.userId, seconds - job.cost, at);
+      history.push({ userId: job.userId, startedAt: new Date(at), seconds });
+      picked.push(job.id);
     }
-    scheduler.remove('B2');
-    queue.start();
-    await queue.onIdle();
-    assert.equal(peak, 2);
-    assert.deepEqual(ran, ['A1', 'B1', 'A2']);
+    assert.deepEqual(picked, ['A1', 'B1', 'C1', 'B2'], 'the corrections count: B, cheaper than estimated, is served again first');
+    const waiting = jobs('A1,A2,A3,A4,B1,B2,C1,C2,C3').filter((job) => !picked.includes(job.id));
+    const restored = restoreScheduler({ halfLifeMs: HOUR }, history, waiting);
+    const now = 60_000;
+    assert.deepEqual(restored.order(now).map((job) => job.id), live.order(now).map((job) => job.id));
+    for (const user of ['A', 'B', 'C']) assert.ok(Math.abs(restored.usageOf(user, now) - live.usageOf(user, now)) < 1e-9, user);
   });
 });

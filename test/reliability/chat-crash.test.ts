@@ -3,17 +3,16 @@
 // next process on the same database finishes what the killed one had accepted or finished, once: a job's last
 // message, a mention and a /video whose submit had not committed.
 import assert from 'node:assert/strict';
-import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { connectDatabase, databaseTarget } from '../../src/db/database.js';
 import { isRequest as is, startFakeDiscord, type FakeDiscord } from '../fakes/discord.js';
 import { startFakeSlack, type FakeSlack, type SocketFrame, type Wire } from '../fakes/slack.js';
 import { startChildService, type ChildService } from '../support/child-service.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-databases.js';
+import { lockSqlite } from '../support/sqlite-lock.js';
 import { testEnv } from '../support/test-service.js';
 
 const TINY_FLAGS = '--frames 2 --size 64x64 --steps 2';
@@ -177,19 +176,3 @@ describe('chat requests and replies across a SIGKILL', () => {
     assert.deepEqual(await jobsAndCharges(), { jobs: 0, charges: 0 });
   });
 });
-
-/** A child process holding the SQLite file's write lock until `release()`. */
-async function lockSqlite(database: TestDatabase): Promise<{ release(): Promise<void> }> {
-  const holder = fork(fileURLToPath(new URL('../support/sqlite-lock-holder.cjs', import.meta.url)), [database.url.slice('file:'.length)]);
-  const exited = new Promise((resolve) => holder.once('exit', resolve));
-  await new Promise<void>((resolve, reject) => {
-    holder.once('message', () => resolve());
-    holder.once('exit', (code) => reject(new Error(`the lock holder exited (${code}) before locking`)));
-  });
-  return {
-    release: async () => {
-      if (holder.connected) holder.send('release');
-      await exited;
-    },
-  };
-}

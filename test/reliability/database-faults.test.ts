@@ -6,15 +6,14 @@
 // `succeeded` event, rendered once) and takes new jobs. A shutdown during the outage keeps the finished render for
 // the next start.
 import assert from 'node:assert/strict';
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { ErrorCode, VideoBotError } from '../../src/core/errors.js';
 import { RETRY_AFTER_SECONDS } from '../../src/db/database-faults.js';
 import type { SubmitRequest } from '../../src/service/video-service.js';
 import { jobEvent } from '../support/events.js';
 import { startPrivatePostgres } from '../support/private-postgres.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-databases.js';
+import { createTestDatabase } from '../support/test-databases.js';
+import { lockSqlite } from '../support/sqlite-lock.js';
 import { TestRenderer } from '../support/test-renderer.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 
@@ -105,22 +104,6 @@ async function renderThroughOutage(t: TestService, renderer: TestRenderer, break
   const next = (after.json() as { id: string }).id;
   await t.events.waitFor(jobEvent('succeeded', next));
   assert.equal(t.events.events.filter(jobEvent('succeeded', job.id)).length, 1, 'one succeeded event');
-}
-
-/** A child process holding the SQLite file's write lock until `release()` (which may be called again). */
-async function lockSqlite(database: TestDatabase): Promise<{ release(): Promise<void> }> {
-  const holder = fork(fileURLToPath(new URL('../support/sqlite-lock-holder.cjs', import.meta.url)), [database.url.slice('file:'.length)]);
-  const exited = new Promise((resolve) => holder.once('exit', resolve));
-  await new Promise<void>((resolve, reject) => {
-    holder.once('message', () => resolve());
-    holder.once('exit', (code) => reject(new Error(`the lock holder exited (${code}) before locking`)));
-  });
-  return {
-    release: async () => {
-      if (holder.connected) holder.send('release');
-      await exited;
-    },
-  };
 }
 
 // Bounds a test that goes wrong (a wait that never ends) so that it fails instead of hanging.

@@ -4,6 +4,7 @@
 // 'render finished' lines (not from job statuses). SIGKILL, SIGSTOP and SIGCONT are the real signals.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,8 @@ export interface LogLine {
 
 export interface PoolProcess {
   name: string;
+  /** Its DATA_DIR (the demo model is generated under models/demo there). */
+  dataDir: string;
   child: ChildProcess;
   logs: Recorder<LogLine>;
   /** Resolves with the exit code, or the signal's name. */
@@ -51,12 +54,17 @@ export class Pool {
 
   /** `t2v worker` named `name`; resolves once its engine is ready to take jobs. */
   async startWorker(name: string, env: Record<string, string> = {}): Promise<PoolProcess> {
-    const worker = this.#spawn(name, ['worker'], { WORKER_NAME: name, ...env });
+    const worker = this.spawnWorker(name, env);
     await worker.logs.waitFor((line) => line.msg === 'engine ready' && line.component === 'worker', 60_000);
     return worker;
   }
 
-  /** Kills every process still running (SIGCONT first, so stopped ones can die) and waits for them. */
+  /** `t2v worker` named `name`, without waiting for anything. */
+  spawnWorker(name: string, env: Record<string, string> = {}): PoolProcess {
+    return this.#spawn(name, ['worker'], { WORKER_NAME: name, ...env });
+  }
+
+  /** Kills every process still running (SIGCONT first, so stopped ones can die), waits for them, removes their data. */
   async stopAll(): Promise<void> {
     for (const { child } of this.processes) {
       if (child.exitCode !== null || child.signalCode !== null) continue;
@@ -64,6 +72,7 @@ export class Pool {
       child.kill('SIGKILL');
     }
     await Promise.all(this.processes.map((p) => p.exited));
+    await Promise.all(this.processes.map((p) => rm(p.dataDir, { recursive: true, force: true })));
   }
 
   /** Render completions per job id, from every worker's log. */
@@ -78,12 +87,13 @@ export class Pool {
   }
 
   #spawn(name: string, args: string[], env: Record<string, string>): PoolProcess {
+    const dataDir = mkdtempSync(join(tmpdir(), `t2v-pool-${name}-`));
     const child = spawn(process.execPath, ['--require', GUARD, '--import', TSX, CLI, ...args], {
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
         DATABASE_URL: this.options.databaseUrl,
-        DATA_DIR: mkdtempSync(join(tmpdir(), `t2v-pool-${name}-`)),
+        DATA_DIR: dataDir,
         ADMIN_TOKEN: POOL_ADMIN_TOKEN,
         HOST: '127.0.0.1',
         PORT: '0',
@@ -119,6 +129,7 @@ export class Pool {
     const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
     const started: PoolProcess = {
       name,
+      dataDir,
       child,
       logs,
       exited,

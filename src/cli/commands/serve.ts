@@ -25,7 +25,8 @@ export function registerServe(program: Command): void {
     .description('render jobs from the queue of a service on the same Postgres database (DATABASE_URL), on this host\'s engine; no HTTP, no chat')
     .action(async () => {
       const { config, logger } = await prepare({});
-      const { loadEngine, startWorker } = await import('../../main.js');
+      const { checkWorkerConfig, loadEngine, startWorker } = await import('../../main.js');
+      checkWorkerConfig(config);
       const running = await startWorker(config, { renderer: await loadEngine(config, logger), logger });
       logger.info({ worker: config.workers.name, slots: config.engine.slots }, 'worker started; taking jobs from the shared queue');
       stopOnSignals(logger, running.close);
