@@ -27,7 +27,7 @@ import { CostModel } from './queue/cost-model.js';
 import { JobStore, type Recovered } from './queue/job-store.js';
 import { LocalMedia } from './queue/local-media.js';
 import { QueueView } from './queue/queue-view.js';
-import { loadRenderResult } from './queue/render-result.js';
+import { loadFinishedRender } from './queue/render-result.js';
 import { sweepOutputs } from './queue/retention.js';
 import { Worker } from './queue/worker.js';
 import { WorkerRegistry } from './queue/worker-registry.js';
@@ -354,7 +354,7 @@ async function openCore(config: Config, options: CoreOptions): Promise<Core> {
         const recovered = await store.recoverInterrupted(
           MAX_RENDER_ATTEMPTS,
           clock(),
-          (jobId) => loadRenderResult(config.outputsDir, jobId),
+          (jobId) => loadFinishedRender(config.outputsDir, jobId, config.workers.mediaStore),
           (holder) => holder === null || (holder.host === hostname() && !workerIsAlive(holder)),
         );
         await cluster?.start();

@@ -423,7 +423,7 @@ export class JobStore {
   async recoverInterrupted(
     maxAttempts: number,
     at: Date,
-    finishedRender: (jobId: string) => Promise<RenderResult | undefined>,
+    finishedRender: (jobId: string) => Promise<{ result: RenderResult; files: JobFileData[] } | undefined>,
     isGone: (worker: { id: string; host: string; pid: number } | null) => boolean,
   ): Promise<Recovered> {
     const running = await this.prisma.job.findMany({ where: { status: 'running' }, orderBy: { seq: 'asc' } });
@@ -433,9 +433,10 @@ export class JobStore {
     for (const row of running) {
       const worker = row.workerId === null ? null : workers.get(row.workerId);
       if (!isGone(worker === undefined ? null : worker)) continue;
-      const result = await finishedRender(row.id);
-      if (result !== undefined) {
-        const job = await this.markSucceeded(row.id, result.output, result.gpuSeconds, result.finishedAt);
+      const finished = await finishedRender(row.id);
+      if (finished !== undefined) {
+        const { result, files } = finished;
+        const job = await this.markSucceeded(row.id, result.output, result.gpuSeconds, result.finishedAt, undefined, files);
         if (job !== null) recovered.succeeded.push(job);
       } else {
         await this.#takeBack(row, maxAttempts, at, {}, recovered);

@@ -6,8 +6,8 @@
 // engine's slots (concurrency = ENGINE_SLOTS) and stops taking new ones while the engine is not ready or the process
 // drains; jobs then simply wait in the database. A submit wakes the worker (this process's directly, other
 // processes' through a notification); a poll every few seconds catches what a lost notification would miss.
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
-import { basename, isAbsolute, join, relative } from 'node:path';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import { ErrorCode, VideoBotError } from '../core/errors.js';
@@ -17,12 +17,11 @@ import { videoBotError } from '../core/messages.js';
 import type { EngineStatus, RenderOutput, Renderer } from '../core/ports.js';
 import type { Logger } from '../log.js';
 import type { CostModel } from './cost-model.js';
-import type { JobFileData, JobStore, Lease } from './job-store.js';
+import type { JobStore, Lease } from './job-store.js';
 import { HISTORY_HALF_LIVES } from './queue-view.js';
-import { saveRenderResult, type RenderResult } from './render-result.js';
+import { readJobFiles, saveRenderResult, type MediaStore, type RenderResult } from './render-result.js';
 import type { WorkerIdentity, WorkerRegistry, WorkerReport } from './worker-registry.js';
 
-export type MediaStore = 'files' | 'database';
 
 export interface WorkerOptions {
   store: JobStore;
@@ -265,7 +264,7 @@ export class Worker {
       logger.warn({ err: error, jobId: job.id }, 'could not keep the render result beside its files');
     });
     try {
-      const files = this.#o.mediaStore === 'database' ? await jobFiles(result.output) : [];
+      const files = this.#o.mediaStore === 'database' ? await readJobFiles(result.output) : [];
       const done = await this.#recordEnd(job.id, () => store.markSucceeded(job.id, result.output, result.gpuSeconds, result.finishedAt, lease, files));
       if (done === null) {
         if (!this.#shutdown.signal.aborted) logger.warn({ jobId: job.id }, 'the job was taken over by another worker (this one lost its lease); its render is dropped');
@@ -440,15 +439,6 @@ async function checkOutput(output: RenderOutput, outputDir: string): Promise<Job
   const media = await stat(output.mediaPath);
   const poster = inside(output.posterPath) ? await stat(output.posterPath).then(() => output.posterPath, () => null) : null;
   return { mediaPath: output.mediaPath, mediaType: output.mediaType, bytes: media.size, posterPath: poster };
-}
-
-/** The job's video and poster as the database keeps them. */
-async function jobFiles(output: JobOutput): Promise<JobFileData[]> {
-  const files: JobFileData[] = [{ kind: 'video', fileName: basename(output.mediaPath), contentType: output.mediaType, bytes: await readFile(output.mediaPath) }];
-  if (output.posterPath !== null) {
-    files.push({ kind: 'poster', fileName: basename(output.posterPath), contentType: 'image/png', bytes: await readFile(output.posterPath) });
-  }
-  return files;
 }
 
 /** The actor a cancel request stored (service.cancel writes it); an unreadable one is an admin's. */

@@ -6,6 +6,7 @@
 // `succeeded` event, rendered once) and takes new jobs. A shutdown during the outage keeps the finished render for
 // the next start.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ErrorCode, VideoBotError } from '../../src/core/errors.js';
 import { RETRY_AFTER_SECONDS } from '../../src/db/database-faults.js';
@@ -144,37 +145,60 @@ describe('database faults under a running service', () => {
     }
   });
 
-  it('a shutdown during the outage keeps the finished render: the next start records it once without rendering it again', TEST_OPTIONS, async () => {
-    const database = await createTestDatabase('sqlite');
-    const renderer = new TestRenderer();
-    const first = await startTestService({ database, renderer, env: { DRAIN_TIMEOUT_SECONDS: '1' } });
-    let second: TestService | undefined;
-    let lock: { release(): Promise<void> } | undefined;
-    try {
-      renderer.hold();
-      const { job } = await first.service.submit(chatSubmit('finishes before the shutdown'));
-      await first.events.waitFor(jobEvent('started', job.id));
-      lock = await lockSqlite(database);
-      renderer.release();
-      await until('the worker retries recording the finished render', () => first.logLines.some((line) => line.includes('retrying to record the end of a job')));
-      await first.stop();
-      assert.equal(first.events.events.some(jobEvent('succeeded', job.id)), false);
-      await lock.release();
+  for (const provider of ['sqlite', 'postgres'] as const) {
+    const where = provider === 'sqlite' ? 'SQLite locked' : 'Postgres stopped (videos kept in the database)';
+    it(`a shutdown during the outage keeps the finished render: the next start records it once without rendering it again (${where})`, TEST_OPTIONS, async () => {
+      const postgres = provider === 'postgres' ? await startPrivatePostgres() : undefined;
+      const database = postgres?.database ?? (await createTestDatabase('sqlite'));
+      const renderer = new TestRenderer();
+      const first = await startTestService({ database, renderer, env: { DRAIN_TIMEOUT_SECONDS: '1' } });
+      let second: TestService | undefined;
+      let lock: { release(): Promise<void> } | undefined;
+      let stopped = false;
+      const repair = async () => {
+        await lock?.release();
+        lock = undefined;
+        if (stopped) await postgres?.start();
+        stopped = false;
+      };
+      try {
+        renderer.hold();
+        const { job } = await first.service.submit(chatSubmit('finishes before the shutdown'));
+        await first.events.waitFor(jobEvent('started', job.id));
+        if (postgres === undefined) lock = await lockSqlite(database);
+        else {
+          await postgres.stop();
+          stopped = true;
+        }
+        renderer.release();
+        await until('the worker retries recording the finished render', () => first.logLines.some((line) => line.includes('retrying to record the end of a job')));
+        await first.stop();
+        assert.equal(first.events.events.some(jobEvent('succeeded', job.id)), false);
+        await repair();
 
-      const restarted = new TestRenderer();
-      second = await startTestService({ database, dataDir: first.dataDir, renderer: restarted });
-      const recorded = await second.events.waitFor(jobEvent('succeeded', job.id));
-      assert.equal(recorded.job.output?.mediaPath, `${first.dataDir}/outputs/${job.id}/video.mp4`);
-      const stored = await second.service.getJob(job.id);
-      assert.equal(stored.status, 'succeeded');
-      assert.equal(restarted.renders.length, 0, 'not rendered again');
-      assert.equal(await settleEntries(second, job.id), 1, 'charged once');
-      assert.equal(second.events.events.filter(jobEvent('succeeded', job.id)).length, 1);
-    } finally {
-      await lock?.release();
-      await second?.destroy();
-      await first.destroy();
-      await database.drop();
-    }
-  });
+        const restarted = new TestRenderer();
+        second = await startTestService({ database, dataDir: first.dataDir, renderer: restarted });
+        const recorded = await second.events.waitFor(jobEvent('succeeded', job.id));
+        const videoPath = `${first.dataDir}/outputs/${job.id}/video.mp4`;
+        assert.equal(recorded.job.output?.mediaPath, videoPath);
+        const stored = await second.service.getJob(job.id);
+        assert.equal(stored.status, 'succeeded');
+        assert.equal(restarted.renders.length, 0, 'not rendered again');
+        assert.equal(await settleEntries(second, job.id), 1, 'charged once');
+        assert.equal(second.events.events.filter(jobEvent('succeeded', job.id)).length, 1);
+        // A front on another host serves and posts the video from the database, as after a live success.
+        const kept = await second.running.db.prisma.jobFile.findMany({ where: { jobId: job.id }, orderBy: { kind: 'asc' } });
+        if (provider === 'postgres') {
+          assert.deepEqual(kept.map((file) => [file.kind, file.fileName]), [['poster', 'poster.png'], ['video', 'video.mp4']]);
+          assert.deepEqual(Buffer.from(kept[1]!.bytes), readFileSync(videoPath));
+        } else assert.equal(kept.length, 0, 'MEDIA_STORE=files keeps videos on disk only');
+      } finally {
+        await repair();
+        await second?.destroy();
+        await first.destroy();
+        if (postgres === undefined) await database.drop();
+        else await postgres.destroy();
+      }
+    });
+  }
 });
