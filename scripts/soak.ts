@@ -8,6 +8,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startFakeSlack } from '../test/fakes/slack.js';
@@ -16,7 +17,7 @@ import { killAtRandom } from './soak/faults.js';
 import { formatFigures } from './soak/print.js';
 import { SeededRandom } from './soak/random.js';
 import { computeFigures, mustBeZero } from './soak/report.js';
-import { ServiceSet, sleep } from './soak/service-set.js';
+import { ServiceSet } from './soak/service-set.js';
 import { Traffic } from './soak/traffic.js';
 
 type Provider = 'sqlite' | 'postgres';
@@ -25,6 +26,7 @@ interface SoakOptions {
   database: Provider | 'both';
   seconds: number;
   maxJobs: number;
+  maxSteps: number;
   seed: number;
   killEvery: number;
   videosPerDay: number | undefined;
@@ -37,6 +39,8 @@ const API_USERS = ['ada', 'brian', 'chen'];
 const SLACK_USERS = ['dora', 'emeka', 'farah'];
 /** The drain after SIGTERM may take this long (DRAIN_TIMEOUT_SECONDS, then the shutdown itself). */
 const DRAIN_TIMEOUT_SECONDS = 10;
+/** A killed worker's job comes back after at most one and a half of this; the default 30 s would mostly measure waiting. */
+const LEASE_TIMEOUT_SECONDS = 5;
 const STOP_TIMEOUT_MS = 60_000;
 /** Slack calls after the queue drained (the last videos' uploads) are done once the fake sees none for this long. */
 const SLACK_QUIET_MS = 2_000;
@@ -53,6 +57,7 @@ const program = new Command('soak')
   .addOption(new Option('--database <which>', 'database(s) to soak').choices(['sqlite', 'postgres', 'both']).default('both'))
   .option('--seconds <n>', 'seconds of traffic and kills per database', whole(5), 60)
   .option('--max-jobs <n>', 'job requests (submits, mentions, re-rolls) per database at most', whole(1), 80)
+  .option('--max-steps <n>', "a job's denoising steps at most (from 2); more make renders longer, so more kills land mid-render", whole(2), 6)
   .option('--seed <n>', 'seed of every random choice (default: a new one, printed)', whole(0))
   .option('--kill-every <seconds>', 'mean seconds between SIGKILLs', whole(1), 10)
   .option('--videos-per-day <n>', 'QUOTA_VIDEOS_PER_DAY (default: low enough that some submits are refused)', whole(0))
@@ -123,8 +128,7 @@ async function soakOne(provider: Provider) {
       SLACK_BOT_TOKEN: fake.botToken,
       SLACK_SIGNING_SECRET: fake.signingSecret,
       SLACK_API_URL: fake.apiUrl,
-      // A killed worker's job comes back after this; the default 30 s would mostly measure waiting.
-      LEASE_TIMEOUT_SECONDS: '5',
+      LEASE_TIMEOUT_SECONDS: String(LEASE_TIMEOUT_SECONDS),
     };
     const set = new ServiceSet({ env: serviceEnv, cwd: runDir, logDir, url, workers: soak.workers, adminToken });
     cleanups.push(() => set.killAll());
@@ -132,9 +136,16 @@ async function soakOne(provider: Provider) {
     console.log(`soak ${provider} (${shape}): seed ${soak.seed}, ${soak.seconds} s, at most ${soak.maxJobs} job requests, a SIGKILL every ${soak.killEvery} s on average, QUOTA_VIDEOS_PER_DAY=${serviceEnv.QUOTA_VIDEOS_PER_DAY}`);
     await set.start();
 
-    const traffic = new Traffic({ set, fake, rng, adminToken, seconds: soak.seconds, maxJobs: soak.maxJobs, apiUsers: API_USERS, slackUsers: SLACK_USERS });
+    const traffic = new Traffic({ set, fake, rng, adminToken, seconds: soak.seconds, maxJobs: soak.maxJobs, maxSteps: soak.maxSteps, apiUsers: API_USERS, slackUsers: SLACK_USERS });
     const trafficOver = new AbortController();
-    const faults = killAtRandom({ set, rng, adminToken, meanIntervalSeconds: soak.killEvery, signal: trafficOver.signal });
+    const faults = killAtRandom({
+      set,
+      rng,
+      adminToken,
+      meanIntervalSeconds: soak.killEvery,
+      workerDownMs: (LEASE_TIMEOUT_SECONDS * 1.5 + 2) * 1000,
+      signal: trafficOver.signal,
+    });
     await traffic.send();
     trafficOver.abort();
     const kills = await faults;
@@ -149,14 +160,14 @@ async function soakOne(provider: Provider) {
       databaseUrl,
       serviceEnv,
       fake,
-      logFiles: set.logFiles(),
+      logs: set.logs(),
       traffic: traffic.records,
       kills,
       readyTimes: set.readyTimes,
       unexpectedExits: set.unexpectedExits,
       finalExits,
     });
-    const title = `${provider === 'sqlite' ? 'SQLite' : 'Postgres'}${soak.workers === 0 ? '' : ` with a front and ${soak.workers} workers`}: seed ${soak.seed}, ${soak.seconds} s, max ${soak.maxJobs} job requests, ${availableParallelism()} CPU cores`;
+    const title = `${provider === 'sqlite' ? 'SQLite' : 'Postgres'}${soak.workers === 0 ? '' : ` with a front and ${soak.workers} workers`}: seed ${soak.seed}, ${soak.seconds} s, max ${soak.maxJobs} job requests of 2 to ${soak.maxSteps} steps, ${availableParallelism()} CPU cores`;
     return { title, figures, zeroes: mustBeZero(figures) };
   } finally {
     await cleanUp();

@@ -31,6 +31,7 @@ export function formatFigures(title: string, figures: Figures): string {
     ...lost.chatVideoNeverPosted.map((id) => `succeeded, video never posted to Slack: ${id}`),
   ]);
   mustBe('rendered twice', 'rendered twice', figures.renderedTwice);
+  if (figures.rendersCutOffByKill > 0) row('renders cut off by a kill', `${figures.rendersCutOffByKill} (finished as the process was killed; not counted as twice)`);
   mustBe('posted twice', 'posted twice', figures.postedTwice);
   mustBe('charged twice', 'charged twice', figures.chargedTwice);
   mustBe('charge not matching the job end', 'charge not matching the job end', figures.chargeNotMatchingEnd);
@@ -38,7 +39,10 @@ export function formatFigures(title: string, figures: Figures): string {
   row('queue wait', `p50 ${seconds(wait.p50)}, p95 ${seconds(wait.p95)} (${wait.jobs} jobs started)`);
   row('restart to ready', `median ${seconds(ready.median)}, max ${seconds(ready.max)} (${ready.restarts} restarts; first start ${seconds(ready.firstStart)})`);
   const recovered = figures.recoveredAfterKill;
-  row('SIGKILLs', `${figures.kills.total} (${figures.kills.duringRender} during a render); at restart ${recovered.requeued} jobs requeued, ${recovered.recorded} recorded as finished, ${recovered.failed} failed`);
+  const { kills, takenBackAfterLease: takenBack } = figures;
+  const stayedDown = kills.stayedDown > 0 ? `, ${kills.stayedDown} left down past the lease` : '';
+  row('SIGKILLs', `${kills.total} (${kills.duringRender} during a render${stayedDown}); at restart ${recovered.requeued} jobs requeued, ${recovered.recorded} recorded as finished, ${recovered.failed} failed`);
+  if (kills.stayedDown > 0) row('after a lease ran out', `${takenBack.requeued} jobs requeued, ${takenBack.failed} failed (by the other processes)`);
   row('requests sent again', `${sum(figures.retriedAnswers)}${sum(figures.retriedAnswers) === 0 ? '' : `  (${tally(figures.retriedAnswers)})`}`);
   row('requests given up', `API ${figures.gaveUp.api}, Slack ${figures.gaveUp.slack}, cancels ${figures.gaveUp.cancels}`);
   row('cancels answered', tally(figures.cancels) || 'none');

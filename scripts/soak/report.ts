@@ -18,7 +18,8 @@ export interface SoakRecords {
   /** The service's environment, for the quota defaults it ran with. */
   serviceEnv: Record<string, string>;
   fake: FakeSlack;
-  logFiles: string[];
+  /** Each process start's log file; `killed`: that process ended by a SIGKILL (it was not its member's last). */
+  logs: { file: string; killed: boolean }[];
   traffic: TrafficRecords;
   kills: Kill[];
   readyTimes: ReadyTime[];
@@ -42,6 +43,12 @@ export interface Figures {
     chatVideoNeverPosted: string[];
   };
   renderedTwice: string[];
+  /**
+   * Renders that finished in a process killed before it did anything more with the job (recorded it, dropped it): the
+   * result died with the process, so the job was recorded from its render-result.json at the restart or, when the
+   * worker stayed down, rendered again elsewhere. Such a render is not counted in `renderedTwice`.
+   */
+  rendersCutOffByKill: number;
   postedTwice: string[];
   chargedTwice: string[];
   /** Finished jobs whose ledger does not end as their status says (a success not settled, a failure not refunded). */
@@ -49,9 +56,12 @@ export interface Figures {
   quotaOverspend: { user: string; day: string; videos: number; limit: number }[];
   queueWaitSeconds: { p50: number; p95: number; jobs: number };
   restartToReadySeconds: { median: number; max: number; restarts: number; firstStart: number };
-  kills: { total: number; duringRender: number };
+  /** `stayedDown`: kills of a worker that stayed down past its lease before its restart. */
+  kills: { total: number; duringRender: number; stayedDown: number };
   /** From the `queue restored` line each incarnation logs. */
   recoveredAfterKill: { requeued: number; recorded: number; failed: number };
+  /** From the lines of the processes that took back the jobs of a killed worker once its lease ran out. */
+  takenBackAfterLease: { requeued: number; failed: number };
   unexpectedExits: UnexpectedExit[];
   finalExits: Record<string, number | string>;
   cancels: Record<string, number>;
@@ -80,7 +90,8 @@ export async function computeFigures(records: SoakRecords): Promise<Figures> {
     const settings = await new SettingsStore(prisma, loadConfig(records.serviceEnv).settingDefaults).get();
 
     const jobById = new Map(jobs.map((job) => [job.id, job]));
-    const logLines = records.logFiles.flatMap(readLogLines);
+    const logs = records.logs.map(({ file, killed }) => ({ lines: readLogLines(file), killed }));
+    const logLines = logs.flatMap((log) => log.lines);
     const posts = slackPostsByJob(records.fake);
     const apiRequests = records.traffic.apiRequests;
     const acceptedApi = apiRequests.filter((r) => r.answer?.jobId !== undefined);
@@ -112,8 +123,16 @@ export async function computeFigures(records: SoakRecords): Promise<Figures> {
     }
 
     const renders = new Map<string, number>();
-    for (const line of logLines) if (line.msg === 'render finished' && typeof line.jobId === 'string') renders.set(line.jobId, (renders.get(line.jobId) ?? 0) + 1);
+    let rendersCutOffByKill = 0;
+    for (const { lines, killed } of logs) {
+      lines.forEach((line, at) => {
+        if (line.msg !== 'render finished' || typeof line.jobId !== 'string') return;
+        if (killed && !lines.slice(at + 1).some((later) => later.jobId === line.jobId)) rendersCutOffByKill += 1;
+        else renders.set(line.jobId, (renders.get(line.jobId) ?? 0) + 1);
+      });
+    }
     const restored = logLines.filter((line) => line.msg === 'queue restored');
+    const takenBack = logLines.filter((line) => line.msg === 'took back the jobs of a worker whose lease ran out');
     const lengthOf = (value: unknown) => (Array.isArray(value) ? value.length : 0);
 
     const entriesByJob = new Map<string, { reserve: number; settle: number; refund: number }>();
@@ -160,6 +179,7 @@ export async function computeFigures(records: SoakRecords): Promise<Figures> {
         chatVideoNeverPosted: jobs.filter((job) => job.status === 'succeeded' && job.replyPlatform === 'slack' && (posts.get(job.id) ?? 0) === 0).map((job) => job.id),
       },
       renderedTwice: [...renders].filter(([, n]) => n > 1).map(([id, n]) => `${id} (${n} renders)`),
+      rendersCutOffByKill,
       postedTwice: [...posts].filter(([, n]) => n > 1).map(([id, n]) => `${id} (${n} posts)`),
       chargedTwice: [...entriesByJob].filter(([, k]) => k.reserve > 1 || k.settle + k.refund > 1).map(([id, k]) => `${id} (${JSON.stringify(k)})`),
       chargeNotMatchingEnd,
@@ -171,11 +191,19 @@ export async function computeFigures(records: SoakRecords): Promise<Figures> {
         restarts: restarts.length,
         firstStart: (records.readyTimes.find((t) => t.firstStart)?.ms ?? Number.NaN) / 1000,
       },
-      kills: { total: records.kills.length, duringRender: records.kills.filter((k) => k.running.length > 0).length },
+      kills: {
+        total: records.kills.length,
+        duringRender: records.kills.filter((k) => k.running.length > 0).length,
+        stayedDown: records.kills.filter((k) => k.downSeconds > 0).length,
+      },
       recoveredAfterKill: {
         requeued: restored.reduce((n, line) => n + lengthOf(line.requeuedAfterCrash), 0),
         recorded: restored.reduce((n, line) => n + lengthOf(line.recordedAfterCrash), 0),
         failed: restored.reduce((n, line) => n + lengthOf(line.failedAfterCrash), 0),
+      },
+      takenBackAfterLease: {
+        requeued: takenBack.reduce((n, line) => n + lengthOf(line.requeued), 0),
+        failed: takenBack.reduce((n, line) => n + lengthOf(line.failed), 0),
       },
       unexpectedExits: records.unexpectedExits,
       finalExits: records.finalExits,

@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -135,6 +136,8 @@ export interface ServiceSetOptions {
 
 export class ServiceSet {
   readonly url: string;
+  /** 0: one `t2v serve`; more: a front and this many workers. */
+  readonly workers: number;
   readonly members: readonly ServiceMember[];
   /** The members the faults strike. */
   readonly killable: readonly ServiceMember[];
@@ -147,6 +150,7 @@ export class ServiceSet {
 
   constructor(options: ServiceSetOptions) {
     this.url = options.url;
+    this.workers = options.workers;
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? options.cwd, ...options.env };
     const member = (name: string, args: string[], memberEnv: Record<string, string>, isReady: (spawnedAt: number) => Promise<boolean>): ServiceMember => {
       const child: ServiceMember = new ChildMember({
@@ -194,9 +198,15 @@ export class ServiceSet {
     }
   }
 
-  /** Kills `member` with SIGKILL and starts it again; resolves when it serves again. */
-  killAndRestart(member: ServiceMember): Promise<void> {
-    return this.restart(member, () => member.kill());
+  /**
+   * Kills `member` with SIGKILL and starts it again after `downMs` (a host that stays away, as after a power loss);
+   * resolves when it serves again.
+   */
+  killAndRestart(member: ServiceMember, downMs = 0): Promise<void> {
+    return this.restart(member, async () => {
+      await member.kill();
+      await sleep(downMs);
+    });
   }
 
   async restart(member: ServiceMember, stopIt: () => Promise<void>): Promise<void> {
@@ -222,8 +232,9 @@ export class ServiceSet {
     for (const member of this.members) await member.kill();
   }
 
-  logFiles(): string[] {
-    return this.members.flatMap((member) => member.logFiles);
+  /** Every process start's log file; all but a member's last ended by a SIGKILL (or a crash the soak reports). */
+  logs(): { file: string; killed: boolean }[] {
+    return this.members.flatMap((member) => member.logFiles.map((file, i) => ({ file, killed: i < member.logFiles.length - 1 })));
   }
 
   /** A member that died by itself once it served is started again, as a supervisor (systemd) would; it is reported. */
@@ -272,8 +283,4 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 
 function settled(): { promise: Promise<void>; resolve: () => void } {
   return { promise: Promise.resolve(), resolve: () => undefined };
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

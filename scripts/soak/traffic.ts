@@ -3,9 +3,10 @@
 // answers that it is restarting is sent again once the service is back: the API's with the same Idempotency-Key,
 // Slack's as Slack retries an event (the same body, X-Slack-Retry-Num, at most three retries). What the service
 // answered is recorded here; the report checks those answers against the database and the fake's records.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FakeSlack } from '../../test/fakes/slack.js';
 import type { SeededRandom } from './random.js';
-import { sleep, type ServiceSet } from './service-set.js';
+import type { ServiceSet } from './service-set.js';
 
 /** Answers that mean "not now": the request is sent again after the restart. */
 const RETRY_CODES = new Set(['videobot_shutting_down', 'videobot_unavailable', 'videobot_internal']);
@@ -74,13 +75,15 @@ export interface TrafficOptions {
   adminToken: string;
   seconds: number;
   maxJobs: number;
+  /** A job's denoising steps are drawn from 2 to this. */
+  maxSteps: number;
   apiUsers: string[];
   slackUsers: string[];
 }
 
-/** Tiny jobs, so that many finish on two CPU cores: 64x64, 2 to 4 frames, 2 to 6 steps. */
-function tinyJob(rng: SeededRandom): { frames: number; steps: number } {
-  return { frames: rng.int(2, 4), steps: rng.int(2, 6) };
+/** Tiny jobs, so that many finish on two CPU cores: 64x64, 2 to 4 frames, 2 to `maxSteps` steps. */
+function tinyJob(rng: SeededRandom, maxSteps: number): { frames: number; steps: number } {
+  return { frames: rng.int(2, 4), steps: rng.int(2, maxSteps) };
 }
 
 export class Traffic {
@@ -142,7 +145,7 @@ export class Traffic {
       prompt: `soak submit ${this.records.apiRequests.length}`,
       width: 64,
       height: 64,
-      ...tinyJob(rng),
+      ...tinyJob(rng, this.#o.maxSteps),
     };
     return this.#sendJobRequest(request, '/api/v1/jobs', body);
   }
@@ -240,7 +243,7 @@ export class Traffic {
       sends: 0,
     };
     this.records.mentions.push(mention);
-    const { frames, steps } = tinyJob(rng);
+    const { frames, steps } = tinyJob(rng, this.#o.maxSteps);
     const event = {
       type: 'app_mention',
       user: mention.user,
