@@ -66,7 +66,8 @@ export interface ClaimInput {
   roleWeights: Record<Role, number>;
   /** Charges older than this are left out of the fair-share state (they weigh next to nothing). */
   historySince: Date;
-  now: Date;
+  /** Read once the claim holds the lock: the pick, its decay and the job's startedAt are of that moment. */
+  clock: () => Date;
 }
 
 /** A worker's hold on a running job: its id and the attempt it claimed (a later claim of the job is a new attempt). */
@@ -270,9 +271,11 @@ export class JobStore {
    * previous one left: the order is the single queue's, whichever worker asks.
    */
   async claimNext(input: ClaimInput): Promise<Job | null> {
-    const { workerId, leaseMs, halfLifeMs, roleWeights, historySince, now } = input;
+    const { workerId, leaseMs, halfLifeMs, roleWeights, historySince, clock } = input;
     return this.prisma.$transaction(async (tx) => {
-      await tx.submitLock.update({ where: { id: CLAIM_LOCK_ID }, data: { touchedAt: now } });
+      await tx.submitLock.update({ where: { id: CLAIM_LOCK_ID }, data: { touchedAt: clock() } });
+      // Other claims may have held the lock for a while; what they and the renders' ends committed meanwhile is read now.
+      const now = clock();
       const queued = await tx.job.findMany({ where: { status: 'queued' }, orderBy: { seq: 'asc' }, include: { user: true } });
       if (queued.length === 0) return null;
       const jobs = queued.map(toJob);

@@ -185,7 +185,7 @@ export class Worker {
         halfLifeMs: halfLifeMinutes * 60_000,
         roleWeights,
         historySince: new Date(now.getTime() - HISTORY_HALF_LIVES * halfLifeMinutes * 60_000),
-        now,
+        clock: this.#clock,
       });
     } catch (error) {
       // The jobs stay queued in the database; the next poll tries again.

@@ -22,7 +22,7 @@ const FRONT_ENV = { MAX_QUEUED_PER_USER: '20', QUOTA_VIDEOS_PER_DAY: '100', QUOT
 /** A render of a few seconds on this machine: long enough to be killed, stopped or cancelled halfway. */
 const LONG_JOB = { frames: 4, width: 96, height: 96, steps: 40 };
 const SHORT_JOB = { frames: 2, width: 64, height: 64, steps: 2 };
-/** How far apart a job's recorded end and a claim's recorded start must be for the records to say which came first. */
+/** How far apart a success's recorded times and a claim's recorded start must be for the records to say which came first. */
 const AMBIGUOUS_MS = 250;
 
 interface ApiJob {
@@ -285,8 +285,12 @@ function claimsOutOfFairOrder(rows: JobRow[]): string[] {
     const at = claim.startedAt!.getTime();
     const certainBefore = started.filter((row) => row.startedAt!.getTime() < at);
     const ties = started.filter((row) => row.id !== claim.id && row.startedAt!.getTime() === at);
-    // A success commits moments after its finishedAt, and a claim reads moments after its startedAt.
-    const unsure = certainBefore.filter((row) => row.finishedAt !== null && Math.abs(row.finishedAt.getTime() - at) < AMBIGUOUS_MS);
+    // A success is written between its finishedAt (the render's end) and its updatedAt (the success's update, the last
+    // one of a job here), which commits moments later; a claim reads moments after its startedAt. A success that may
+    // have committed on either side of the claim's read is one of the choices.
+    const unsure = certainBefore.filter(
+      (row) => row.finishedAt !== null && at > row.finishedAt.getTime() - AMBIGUOUS_MS && at < row.updatedAt.getTime() + AMBIGUOUS_MS,
+    );
     const choices = [...ties, ...unsure];
     if (choices.length > 14) throw new Error(`too many ambiguous records around ${claim.id}`);
     let explained = false;
@@ -294,7 +298,7 @@ function claimsOutOfFairOrder(rows: JobRow[]): string[] {
       const chosen = new Set(choices.filter((_, i) => (mask >> i) & 1).map((row) => row.id));
       const before = [...certainBefore, ...ties.filter((row) => chosen.has(row.id))];
       const history: PastCharge[] = before.map((row) => {
-        const finishedFirst = unsure.includes(row) ? chosen.has(row.id) : row.finishedAt !== null && row.finishedAt.getTime() < at;
+        const finishedFirst = unsure.includes(row) ? chosen.has(row.id) : row.finishedAt !== null && row.updatedAt.getTime() < at;
         return { userId: row.userId, startedAt: row.startedAt!, seconds: finishedFirst ? row.gpuSeconds! : row.estimatedSeconds };
       });
       const waiting: PendingJob[] = rows
