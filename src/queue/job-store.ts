@@ -372,9 +372,21 @@ export class JobStore {
     at: Date,
     lease?: Lease,
   ): Promise<Job | null> {
+    return this.#fail(id, ['queued', 'running'], error, gpuSeconds, at, lease);
+  }
+
+  async #fail(
+    id: string,
+    from: JobStatus[],
+    error: { code: string; message: string },
+    gpuSeconds: number | null,
+    at: Date,
+    lease?: Lease,
+    guard?: Prisma.JobWhereInput,
+  ): Promise<Job | null> {
     return this.#transition(
       id,
-      ['queued', 'running'],
+      from,
       async (tx, before) => {
         await tx.job.update({
           where: { id },
@@ -383,6 +395,7 @@ export class JobStore {
         await this.#ledger(tx, before, 'refund', -1, -before.estimatedSeconds, at);
       },
       lease,
+      guard,
     );
   }
 
@@ -479,19 +492,8 @@ export class JobStore {
       if (job !== null) into.requeued.push(job);
     } else {
       const error = videoBotError(ErrorCode.JobInterrupted, { attempts: row.attempts });
-      const job = await this.#transition(
-        row.id,
-        ['running'],
-        async (tx, before) => {
-          await tx.job.update({
-            where: { id: row.id },
-            data: { status: 'failed', finishedAt: at, errorCode: error.code, errorMessage: error.message, etaMs: null, leaseExpiresAt: null },
-          });
-          await this.#ledger(tx, before, 'refund', -1, -before.estimatedSeconds, at);
-        },
-        undefined,
-        guard,
-      );
+      // A running job has no GPU-seconds recorded yet: none are (its attempts were cut off).
+      const job = await this.#fail(row.id, ['running'], { code: error.code, message: error.message }, null, at, undefined, guard);
       if (job !== null) into.failed.push(job);
     }
   }

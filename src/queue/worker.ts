@@ -162,12 +162,12 @@ export class Worker {
     this.#queue.clear();
     for (const timer of this.#timers) clearInterval(timer);
     const all = () => Promise.all([...this.#running.values()].map((a) => a.finished));
-    await Promise.race([all(), delay(timeoutMs)]);
+    await Promise.race([all(), sleep(timeoutMs, undefined, { ref: false })]);
     this.#shutdown.abort();
     for (const active of this.#running.values()) active.controller.abort({ kind: 'shutdown' } satisfies AbortReason);
     // A renderer that ignores the abort must not block shutdown; its lease then runs out and another worker (or the
     // next start) takes the job back.
-    await Promise.race([all(), delay(ABORT_GRACE_MS)]);
+    await Promise.race([all(), sleep(ABORT_GRACE_MS, undefined, { ref: false })]);
     clearInterval(this.#heartbeatTimer);
     await this.#o.registry.stopped(this.id, this.#clock()).catch((error: unknown) => this.#o.logger.warn({ err: error }, 'could not mark the worker stopped'));
   }
@@ -451,10 +451,6 @@ export function parseActor(text: string): Actor {
     // fall through
   }
   return { kind: 'admin', name: 'unknown' };
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 function round(seconds: number): number {

@@ -86,6 +86,17 @@ describe('chat requests and replies across a SIGKILL', () => {
     };
   }
 
+  /** A child with Discord connected, and a /video whose deferral the fake holds: the claim is made, the answer not. */
+  async function slashCommandAtItsDeferral(prompt: string) {
+    const { fake, env } = await discord();
+    const first = await spawn(env);
+    await fake.waitFor(is('PUT', `/applications/${fake.applicationId}/guilds/${fake.guildId}/commands`), WAIT_MS);
+    const deferral = fake.holdNext('POST', /^\/interactions\/\d+\/[^/]+\/callback$/);
+    const sent = fake.sendSlashCommand({ name: 'video', options: { prompt, frames: 2, size: '64x64', steps: 2 } });
+    await deferral.arrived;
+    return { fake, env, first, deferral, sent };
+  }
+
   it('a job whose video upload a kill cut short gets its video from the next process, exactly once', async () => {
     const { fake, env } = await slack();
     const first = await spawnSlack(fake, env);
@@ -132,12 +143,7 @@ describe('chat requests and replies across a SIGKILL', () => {
   });
 
   it('a /video deferred and claimed whose submit a kill cut short (the database busy) gets its job in the deferred reply from the next process', async () => {
-    const { fake, env } = await discord();
-    const first = await spawn(env);
-    await fake.waitFor(is('PUT', `/applications/${fake.applicationId}/guilds/${fake.guildId}/commands`), WAIT_MS);
-    const deferral = fake.holdNext('POST', /^\/interactions\/\d+\/[^/]+\/callback$/);
-    const sent = fake.sendSlashCommand({ name: 'video', options: { prompt: 'a lighthouse in fog', frames: 2, size: '64x64', steps: 2 } });
-    await deferral.arrived;
+    const { fake, env, first, deferral, sent } = await slashCommandAtItsDeferral('a lighthouse in fog');
     // The claim is made before the deferral; with the write lock held elsewhere, the submit that follows cannot commit.
     const lock = await lockSqlite(database);
     deferral.release();
@@ -159,12 +165,7 @@ describe('chat requests and replies across a SIGKILL', () => {
   });
 
   it('an interaction a kill cut short before its deferral is left with a log line: Discord takes no answer to it', async () => {
-    const { fake, env } = await discord();
-    const first = await spawn(env);
-    await fake.waitFor(is('PUT', `/applications/${fake.applicationId}/guilds/${fake.guildId}/commands`), WAIT_MS);
-    const deferral = fake.holdNext('POST', /^\/interactions\/\d+\/[^/]+\/callback$/);
-    const sent = fake.sendSlashCommand({ name: 'video', options: { prompt: 'a moth at a lamp', frames: 2, size: '64x64', steps: 2 } });
-    await deferral.arrived;
+    const { env, first, sent } = await slashCommandAtItsDeferral('a moth at a lamp');
     await kill(first);
 
     const second = await spawn(env);
