@@ -10,10 +10,22 @@ import { z } from 'zod';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const ENGINE_DEVICES = ['auto', 'cuda', 'cpu'] as const;
-export const MEDIA_STORES = ['auto', 'files', 'database'] as const;
+export const MEDIA_STORES = ['auto', 'files', 'database', 'bucket'] as const;
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type EngineDevice = (typeof ENGINE_DEVICES)[number];
+export type MediaStoreKind = Exclude<(typeof MEDIA_STORES)[number], 'auto'>;
+
+export interface BucketConfig {
+  /** `https://s3.amazonaws.com` (AWS, any region) or an S3-compatible service's URL (MinIO, R2, B2, ...). */
+  endpoint: string;
+  region: string;
+  name: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Prepended to every object key (`t2v/` by default), so one bucket can hold other things too. */
+  prefix: string;
+}
 
 /** Upper bounds for request parameters; the engine's hard limits are in core/requests.ts. */
 export interface ServiceLimits {
@@ -86,10 +98,13 @@ export interface Config {
     leaseSeconds: number;
     /**
      * Where finished videos are kept for the process that serves and posts them: `files` under DATA_DIR/outputs
-     * (one host, or a shared DATA_DIR), `database` (workers on other hosts; Postgres).
+     * (one host, or a shared DATA_DIR), `database` (workers on other hosts; Postgres), `bucket` (an S3-compatible
+     * bucket shared by every process).
      */
-    mediaStore: 'files' | 'database';
+    mediaStore: MediaStoreKind;
   };
+  /** The S3-compatible bucket (S3_*); set when MEDIA_STORE is `bucket`. */
+  bucket: BucketConfig | undefined;
   /** How long SIGTERM waits for running jobs before putting them back in the queue. */
   drainTimeoutSeconds: number;
 }
@@ -215,6 +230,25 @@ const host = optionalText.transform((raw, ctx) => {
   return z.NEVER;
 });
 
+/** S3's bucket naming rules, which every S3-compatible service accepts. */
+const bucketName = optionalText.transform((raw, ctx) => {
+  if (raw === undefined) return undefined;
+  const value = raw.trim();
+  if (/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value) && !value.includes('..') && isIP(value) === 0) return value;
+  ctx.addIssue({ code: 'custom', message: `must be a bucket name: 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit (got ${shown(raw)})` });
+  return z.NEVER;
+});
+
+/** Folder names ending in `/` (the default `t2v/`): keys are `<prefix><jobId>/...`. */
+const objectKeyPrefix = optionalText.transform((raw, ctx) => {
+  if (raw === undefined) return 't2v/';
+  const value = raw.trim();
+  const folders = value.replace(/\/$/, '').split('/');
+  if (folders.every((folder) => /^[A-Za-z0-9!_.*'()-]+$/.test(folder) && folder !== '.' && folder !== '..')) return `${folders.join('/')}/`;
+  ctx.addIssue({ code: 'custom', message: `must be folder names of letters, digits and !_.*'()- separated by / (got ${shown(raw)})` });
+  return z.NEVER;
+});
+
 const wordList = optionalText.transform((raw) =>
   (raw ?? '')
     .split(',')
@@ -265,6 +299,12 @@ const envSchema = z.object({
   WORKER_NAME: optionalText,
   LEASE_TIMEOUT_SECONDS: integer(3, 3_600, 30),
   MEDIA_STORE: oneOf(MEDIA_STORES, 'auto'),
+  S3_BUCKET: bucketName,
+  S3_ENDPOINT: httpUrl('https://s3.amazonaws.com'),
+  S3_REGION: text('us-east-1'),
+  S3_ACCESS_KEY_ID: optionalText,
+  S3_SECRET_ACCESS_KEY: secret(),
+  S3_PREFIX: objectKeyPrefix,
 });
 
 /** Names of every variable the service reads (the README table and .env.example list the same). */
@@ -284,6 +324,9 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`));
   }
   const e = parsed.data;
+  const mediaStore: MediaStoreKind =
+    e.MEDIA_STORE !== 'auto' ? e.MEDIA_STORE : e.S3_BUCKET !== undefined ? 'bucket' : (e.DATABASE_URL ?? 'file:').startsWith('file:') ? 'files' : 'database';
+  const bucket = mediaStore === 'bucket' ? bucketConfig(e) : undefined;
   const dataDir = resolve(e.DATA_DIR);
   const databaseUrl = e.DATABASE_URL ?? `file:${resolve(dataDir, 't2v.db')}`;
   const browsableHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? '127.0.0.1' : e.HOST;
@@ -336,9 +379,31 @@ export function loadConfig(env: Env = process.env): Config {
     workers: {
       name: e.WORKER_NAME?.trim() || `${hostname()}:${process.pid}`,
       leaseSeconds: e.LEASE_TIMEOUT_SECONDS,
-      mediaStore: e.MEDIA_STORE === 'auto' ? (databaseUrl.startsWith('file:') ? 'files' : 'database') : e.MEDIA_STORE,
+      mediaStore,
     },
+    bucket,
     drainTimeoutSeconds: e.DRAIN_TIMEOUT_SECONDS,
+  };
+}
+
+/** The bucket settings MEDIA_STORE=bucket needs, or a ConfigError naming what is missing and why it is needed. */
+function bucketConfig(e: z.infer<typeof envSchema>): BucketConfig {
+  const missing = (['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const).filter((key) => e[key] === undefined);
+  if (missing.length > 0) {
+    const needed = missing.join(' and ');
+    throw new ConfigError([
+      e.MEDIA_STORE === 'bucket'
+        ? `MEDIA_STORE is bucket, which needs ${needed} set too (the bucket and an access key that may use it)`
+        : `S3_BUCKET is set, so videos are kept in that bucket, which needs ${needed} set too (or set MEDIA_STORE to files or database)`,
+    ]);
+  }
+  return {
+    endpoint: e.S3_ENDPOINT,
+    region: e.S3_REGION,
+    name: e.S3_BUCKET!,
+    accessKeyId: e.S3_ACCESS_KEY_ID!.trim(),
+    secretAccessKey: e.S3_SECRET_ACCESS_KEY!,
+    prefix: e.S3_PREFIX,
   };
 }
 
@@ -351,6 +416,7 @@ export function configSecrets(config: Config): string[] {
     config.slack.botToken,
     config.slack.signingSecret,
     config.slack.appToken,
+    config.bucket?.secretAccessKey,
   ];
   const dbPassword = databasePassword(config.databaseUrl);
   return [...secrets, dbPassword].filter((s): s is string => s !== undefined && s.length > 0);

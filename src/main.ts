@@ -26,11 +26,13 @@ import { createLogger, type Logger } from './log.js';
 import { CostModel } from './queue/cost-model.js';
 import { JobStore, type Recovered } from './queue/job-store.js';
 import { LocalMedia } from './queue/local-media.js';
+import { MediaStore } from './queue/media-store.js';
 import { QueueView } from './queue/queue-view.js';
 import { loadFinishedRender } from './queue/render-result.js';
 import { sweepOutputs } from './queue/retention.js';
 import { Worker } from './queue/worker.js';
 import { WorkerRegistry } from './queue/worker-registry.js';
+import { S3Bucket } from './queue/s3-bucket.js';
 import { Cluster } from './service/cluster.js';
 
 /** A render interrupted by a crash is tried this many times in all before it fails. */
@@ -109,6 +111,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       worker: core.worker,
       view: core.view,
       media: core.media,
+      mediaStore: core.mediaStore,
       settings,
       audit,
       events,
@@ -139,7 +142,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       Promise.all([
         settings
           .get()
-          .then((s) => sweepOutputs(store, config.outputsDir, s.outputRetentionDays, clock(), logger))
+          .then((s) => sweepOutputs(store, core.mediaStore, config.outputsDir, s.outputRetentionDays, clock(), logger))
           .catch((error: unknown) => logger.error({ err: error }, 'output retention sweep failed')),
         service.forgetExpiredDeliveries().catch((error: unknown) => logger.error({ err: error }, 'could not delete expired delivery records')),
       ]);
@@ -231,6 +234,15 @@ export function checkWorkerConfig(config: Config): void {
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
+/** MEDIA_STORE; a bucket is checked first, so that a wrong S3_* setting stops the start with what to fix. */
+async function openMediaStore(config: Config, logger: Logger): Promise<MediaStore> {
+  if (config.bucket === undefined) return config.workers.mediaStore === 'database' ? MediaStore.database() : MediaStore.files();
+  const bucket = new S3Bucket(config.bucket);
+  await bucket.check();
+  logger.info({ store: bucket.where, prefix: config.bucket.prefix }, 'finished videos are kept in the S3 bucket');
+  return MediaStore.bucket(bucket);
+}
+
 interface CoreOptions {
   renderer?: Renderer;
   logger: Logger;
@@ -250,6 +262,7 @@ interface Core {
   events: EventBus;
   view: QueueView;
   media: LocalMedia;
+  mediaStore: MediaStore;
   worker: Worker | undefined;
   cluster: Cluster | undefined;
   /** Recovers this host's interrupted jobs, starts the view, the relay, the worker and the lease reaper. */
@@ -262,6 +275,7 @@ interface Core {
 async function openCore(config: Config, options: CoreOptions): Promise<Core> {
   const { logger, clock, renderer } = options;
   await mkdir(config.outputsDir, { recursive: true });
+  const mediaStore = await openMediaStore(config, logger);
   const target = databaseTarget(config.databaseUrl);
   const applied = await migrateDatabase(target);
   logger.info({ database: target.displayUrl, provider: target.provider, applied }, applied.length > 0 ? 'database migrated' : 'database up to date');
@@ -282,7 +296,7 @@ async function openCore(config: Config, options: CoreOptions): Promise<Core> {
     const events = new EventBus((error, event) => logger.error({ err: error, event: event.type }, 'event listener failed'));
     for (const listener of options.listeners ?? []) events.subscribe(listener);
     const registry = new WorkerRegistry(db.prisma);
-    const media = new LocalMedia(store, config.outputsDir);
+    const media = new LocalMedia(store, mediaStore, config.outputsDir);
     const leaseMs = config.workers.leaseSeconds * 1000;
     const worker =
       config.engine.slots === 0
@@ -299,7 +313,7 @@ async function openCore(config: Config, options: CoreOptions): Promise<Core> {
             halfLifeMinutes: config.fairShare.halfLifeMinutes,
             roleWeights: config.fairShare.roleWeights,
             leaseMs,
-            mediaStore: config.workers.mediaStore,
+            mediaStore,
             keepLocalFiles: options.servesMedia,
             ...(options.onModelMismatch === undefined ? {} : { onModelMismatch: options.onModelMismatch }),
             ...(options.enginePollMs === undefined ? {} : { enginePollMs: options.enginePollMs }),
@@ -348,13 +362,14 @@ async function openCore(config: Config, options: CoreOptions): Promise<Core> {
       events,
       view,
       media,
+      mediaStore,
       worker,
       cluster,
       async run() {
         const recovered = await store.recoverInterrupted(
           MAX_RENDER_ATTEMPTS,
           clock(),
-          (jobId) => loadFinishedRender(config.outputsDir, jobId, config.workers.mediaStore),
+          (jobId) => loadFinishedRender(config.outputsDir, jobId, mediaStore),
           (holder) => holder === null || (holder.host === hostname() && !workerIsAlive(holder)),
         );
         await cluster?.start();

@@ -72,7 +72,8 @@ export interface ErrorDetailsByCode {
   [ErrorCode.EngineFailed]: { reason: string } | { fault: RenderFault };
   [ErrorCode.JobInterrupted]: { attempts: number };
   [ErrorCode.ShuttingDown]: Record<string, never>;
-  [ErrorCode.Unavailable]: { retryAfterSeconds: number };
+  /** `store`: what is unavailable, when it is not the database. */
+  [ErrorCode.Unavailable]: { retryAfterSeconds: number; store?: 'video storage' };
   [ErrorCode.UploadTooLarge]: { bytes?: number; limit?: number };
   [ErrorCode.PlatformError]: { platform: string; error: string };
   [ErrorCode.Internal]: Record<string, never>;

@@ -89,7 +89,7 @@ export const messages: MessageTable = {
     'stopped), so it was not retried again. Your quota for it was refunded.',
   [ErrorCode.ShuttingDown]: () => 'The service is restarting. Please try again in a minute.',
   [ErrorCode.Unavailable]: (d) =>
-    "The service's database is not available right now. Please try again " +
+    `The service's ${d.store ?? 'database'} is not available right now. Please try again ` +
     `${d.retryAfterSeconds === undefined ? 'in a minute' : `in ${plural(d.retryAfterSeconds, 'second')}`}.`,
   [ErrorCode.UploadTooLarge]: (d) =>
     d.bytes === undefined

@@ -78,12 +78,13 @@ export interface Lease {
 
 export type JobFileKind = 'video' | 'poster';
 
-/** A finished job's file as the database keeps it. */
+/** A finished job's file as a success records it: its bytes, or the key of the bucket object holding them. */
 export interface JobFileData {
   kind: JobFileKind;
   fileName: string;
   contentType: string;
-  bytes: Buffer;
+  bytes: Buffer | null;
+  objectKey: string | null;
 }
 
 export interface Recovered {
@@ -333,8 +334,8 @@ export class JobStore {
 
   /**
    * running -> succeeded; settles the reservation with the actual GPU-seconds. With `lease`, only while that lease
-   * holds the job (a worker that lost it records nothing). `files` are kept in the database with the job, in the
-   * same transaction (MEDIA_STORE=database).
+   * holds the job (a worker that lost it records nothing). `files` (MEDIA_STORE database or bucket: the files, or
+   * where the bucket keeps them) are recorded with the job, in the same transaction.
    */
   async markSucceeded(id: string, output: JobOutput, gpuSeconds: number, at: Date, lease?: Lease, files: JobFileData[] = []): Promise<Job | null> {
     return this.#transition(
@@ -357,7 +358,18 @@ export class JobStore {
           },
         });
         await tx.jobFile.deleteMany({ where: { jobId: id } });
-        for (const file of files) await tx.jobFile.create({ data: { jobId: id, kind: file.kind, fileName: file.fileName, contentType: file.contentType, bytes: new Uint8Array(file.bytes) } });
+        for (const file of files) {
+          await tx.jobFile.create({
+            data: {
+              jobId: id,
+              kind: file.kind,
+              fileName: file.fileName,
+              contentType: file.contentType,
+              bytes: file.bytes === null ? null : new Uint8Array(file.bytes),
+              objectKey: file.objectKey,
+            },
+          });
+        }
         await this.#ledger(tx, before, 'settle', 0, gpuSeconds - before.estimatedSeconds, at);
       },
       lease,
@@ -579,10 +591,11 @@ export class JobStore {
     return rows.map(toJob);
   }
 
-  /** A finished job's file kept in the database (MEDIA_STORE=database), or null. */
+  /** A finished job's file as its success recorded it (MEDIA_STORE database or bucket), or null. */
   async jobFile(jobId: string, kind: JobFileKind): Promise<JobFileData | null> {
     const row = await this.prisma.jobFile.findUnique({ where: { jobId_kind: { jobId, kind } } });
-    return row === null ? null : { kind, fileName: row.fileName, contentType: row.contentType, bytes: Buffer.from(row.bytes) };
+    if (row === null) return null;
+    return { kind, fileName: row.fileName, contentType: row.contentType, bytes: row.bytes === null ? null : Buffer.from(row.bytes), objectKey: row.objectKey };
   }
 
   async #usageHistory(tx: Tx | PrismaClient, since: Date): Promise<PastCharge[]> {

@@ -1,5 +1,5 @@
 // A finished job's files on this host. The worker that rendered the job may run on another host: with
-// MEDIA_STORE=database it keeps the files in the database with the job's success, and the process that serves or
+// MEDIA_STORE=database or bucket its success records the files (media-store.ts), and the process that serves or
 // posts them (the front) writes a copy under its own DATA_DIR/outputs/<jobId>/ the first time it needs them. The
 // copy is written to a temporary name and renamed, so a concurrent request never reads half a file; the retention
 // sweep and the admin's delete remove it with the job's folder.
@@ -8,17 +8,19 @@ import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Job, JobOutput } from '../core/jobs.js';
 import type { JobFileKind, JobStore } from './job-store.js';
+import type { MediaStore } from './media-store.js';
 
 export class LocalMedia {
   constructor(
     private readonly store: JobStore,
+    private readonly media: MediaStore,
     private readonly outputsDir: string,
   ) {}
 
   /**
    * The job with its output's paths on this host: as recorded when the files are here, else copied here from the
-   * database. Unchanged when there is nothing to copy (no output, or neither the files nor a database copy exist:
-   * serving then answers 404 as for a deleted video).
+   * database or the bucket. Unchanged when there is nothing to copy (no output, or neither the files nor a recorded
+   * copy exist: serving then answers 404 as for a deleted video). Throws Unavailable while the bucket is unreachable.
    */
   async withLocalFiles(job: Job): Promise<Job> {
     const output = job.output;
@@ -38,7 +40,7 @@ export class LocalMedia {
     if (await isFile(path)) return path;
     await mkdir(dir, { recursive: true });
     const partial = `${path}.${randomBytes(4).toString('hex')}.partial`;
-    await writeFile(partial, file.bytes);
+    await writeFile(partial, await this.media.read(file));
     await rename(partial, path);
     return path;
   }

@@ -2,13 +2,11 @@
 // so that a shutdown or a crash before the database is back does not lose it: recovery at the next start records the
 // job as succeeded from this file instead of rendering it again (which would also delete the files it describes).
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
 import type { JobOutput } from '../core/jobs.js';
 import type { JobFileData } from './job-store.js';
-
-/** Where finished videos wait for the process that serves and posts them (docs/scale-out.md, MEDIA_STORE). */
-export type MediaStore = 'files' | 'database';
+import type { MediaStore } from './media-store.js';
 
 export interface RenderResult {
   output: JobOutput;
@@ -48,26 +46,17 @@ export async function loadRenderResult(outputsDir: string, jobId: string): Promi
 }
 
 /**
- * A kept render with what its success records: with MEDIA_STORE=database the files themselves, as a live success
- * records them, since the process that posts the video may run on another host.
+ * A kept render with what its success records (MediaStore.keep), as a live success records it, since the process
+ * that posts the video may run on another host.
  */
 export async function loadFinishedRender(
   outputsDir: string,
   jobId: string,
-  mediaStore: MediaStore,
+  media: MediaStore,
 ): Promise<{ result: RenderResult; files: JobFileData[] } | undefined> {
   const result = await loadRenderResult(outputsDir, jobId);
   if (result === undefined) return undefined;
-  return { result, files: mediaStore === 'database' ? await readJobFiles(result.output) : [] };
-}
-
-/** The job's video and poster as the database keeps them. */
-export async function readJobFiles(output: JobOutput): Promise<JobFileData[]> {
-  const files: JobFileData[] = [{ kind: 'video', fileName: basename(output.mediaPath), contentType: output.mediaType, bytes: await readFile(output.mediaPath) }];
-  if (output.posterPath !== null) {
-    files.push({ kind: 'poster', fileName: basename(output.posterPath), contentType: 'image/png', bytes: await readFile(output.posterPath) });
-  }
-  return files;
+  return { result, files: await media.keep(jobId, result.output) };
 }
 
 function parseJson(text: string): unknown {

@@ -3,11 +3,13 @@
 import type { Logger } from '../log.js';
 import { removeJobOutput } from './job-outputs.js';
 import type { JobStore } from './job-store.js';
+import type { MediaStore } from './media-store.js';
 
 const DAY_MS = 86_400_000;
 
 export async function sweepOutputs(
   store: JobStore,
+  media: MediaStore,
   outputsDir: string,
   retentionDays: number,
   now: Date,
@@ -15,7 +17,7 @@ export async function sweepOutputs(
 ): Promise<number> {
   if (retentionDays <= 0) return 0;
   const expired = await store.expiredOutputs(new Date(now.getTime() - retentionDays * DAY_MS));
-  for (const id of expired) await removeJobOutput(store, outputsDir, id);
+  for (const id of expired) await removeJobOutput(store, media, outputsDir, id);
   if (expired.length > 0) logger.info({ count: expired.length, retentionDays }, 'deleted expired job outputs');
   return expired.length;
 }

@@ -19,7 +19,8 @@ import type { Logger } from '../log.js';
 import type { CostModel } from './cost-model.js';
 import type { JobStore, Lease } from './job-store.js';
 import { HISTORY_HALF_LIVES } from './queue-view.js';
-import { readJobFiles, saveRenderResult, type MediaStore, type RenderResult } from './render-result.js';
+import type { MediaStore } from './media-store.js';
+import { saveRenderResult, type RenderResult } from './render-result.js';
 import type { WorkerIdentity, WorkerRegistry, WorkerReport } from './worker-registry.js';
 
 
@@ -36,9 +37,9 @@ export interface WorkerOptions {
   roleWeights: Record<Role, number>;
   /** How long a claim holds without a renewal; renewed every third of it. */
   leaseMs: number;
-  /** `database`: a finished job's files go into the database with its success, for fronts on other hosts. */
+  /** Where a finished job's files go with its success, for fronts on other hosts (MEDIA_STORE). */
   mediaStore: MediaStore;
-  /** False: the local copy is removed once the database holds the files (a worker with no front to serve them). */
+  /** False: the local copy is removed once the success recorded the files (a worker with no front to serve them). */
   keepLocalFiles: boolean;
   /**
    * Called when this worker's model differs from the live workers' (a pool renders with one model); the worker then
@@ -264,13 +265,13 @@ export class Worker {
       logger.warn({ err: error, jobId: job.id }, 'could not keep the render result beside its files');
     });
     try {
-      const files = this.#o.mediaStore === 'database' ? await readJobFiles(result.output) : [];
-      const done = await this.#recordEnd(job.id, () => store.markSucceeded(job.id, result.output, result.gpuSeconds, result.finishedAt, lease, files));
+      const files = await this.#recordEnd(job.id, () => this.#o.mediaStore.keep(job.id, result.output));
+      const done = files === null ? null : await this.#recordEnd(job.id, () => store.markSucceeded(job.id, result.output, result.gpuSeconds, result.finishedAt, lease, files));
       if (done === null) {
         if (!this.#shutdown.signal.aborted) logger.warn({ jobId: job.id }, 'the job was taken over by another worker (this one lost its lease); its render is dropped');
         return;
       }
-      if (files.length > 0 && !this.#o.keepLocalFiles) {
+      if (this.#o.mediaStore.recordsFiles && !this.#o.keepLocalFiles) {
         await rm(join(this.#o.outputsDir, job.id), { recursive: true, force: true }).catch(() => undefined);
       }
       events.emit({ type: 'succeeded', job: done });
@@ -281,22 +282,23 @@ export class Worker {
   }
 
   /**
-   * Runs `write`, which records a job's end, again with growing pauses while the database is unavailable (a restart,
-   * a lock), so that a job that ended meanwhile is recorded once, when the database is back. Returns null (as a write
-   * does when the job was no longer this worker's) when shutdown stops the retries: the job stays `running`, and
-   * recovery at the next start, or another worker once the lease has run out, settles it.
+   * Runs `write`, a step of recording a job's end, again with growing pauses while the database or the bucket is
+   * unavailable (a restart, a lock, a network cut), so that a job that ended meanwhile is recorded once, when it is
+   * back. Returns null (as a write does when the job was no longer this worker's) when shutdown stops the retries:
+   * the job stays `running`, and recovery at the next start, or another worker once the lease has run out, settles it.
    */
-  async #recordEnd(jobId: string, write: () => Promise<Job | null>): Promise<Job | null> {
+  async #recordEnd<T>(jobId: string, write: () => Promise<T | null>): Promise<T | null> {
     for (let pauseMs = RECORD_RETRY_FIRST_MS; ; pauseMs = Math.min(pauseMs * 2, RECORD_RETRY_MAX_MS)) {
       try {
         return await write();
       } catch (error) {
         if (!(error instanceof VideoBotError && error.is(ErrorCode.Unavailable))) throw error;
+        const reason = error.cause instanceof Error ? error.cause.message : error.message;
         if (this.#shutdown.signal.aborted) {
-          this.#o.logger.warn({ jobId }, 'stopping while the database is unavailable; the job stays running and recovery at the next start settles it');
+          this.#o.logger.warn({ jobId, reason }, 'stopping while the end of a job cannot be recorded; the job stays running and recovery at the next start settles it');
           return null;
         }
-        this.#o.logger.warn({ jobId, retryInMs: pauseMs }, 'the database is unavailable; retrying to record the end of a job');
+        this.#o.logger.warn({ jobId, retryInMs: pauseMs, reason }, 'retrying to record the end of a job');
         await sleep(pauseMs, undefined, { signal: this.#shutdown.signal }).catch(() => undefined);
       }
     }

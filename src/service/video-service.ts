@@ -11,6 +11,7 @@ import { workspaceSubject, type DeliveryRecord, type JobQuery, type JobStore, ty
 import type { QuotaLimits, QuotaOverride } from '../core/quota.js';
 import type { QueueCounts, QueueSnapshot } from '../core/queue-snapshot.js';
 import type { LocalMedia } from '../queue/local-media.js';
+import type { MediaStore } from '../queue/media-store.js';
 import type { QueueView } from '../queue/queue-view.js';
 import type { Worker } from '../queue/worker.js';
 import { ErrorCode, type JobAction, type OptionIssue } from '../core/errors.js';
@@ -96,6 +97,8 @@ export interface ServiceDeps {
   worker: Worker | undefined;
   view: QueueView;
   media: LocalMedia;
+  /** Where finished videos are recorded for other hosts (MEDIA_STORE): the admin's delete removes them there too. */
+  mediaStore: MediaStore;
   settings: SettingsStore;
   audit: AuditLog;
   events: EventBus;
@@ -319,7 +322,7 @@ export class VideoService {
   async deleteVideo(jobId: string, actor: Actor): Promise<Job> {
     await this.#requireAdmin(actor, 'delete videos');
     const job = await this.getJob(jobId);
-    await deleteJobOutput(this.#d.store, this.#d.config.outputsDir, job);
+    await deleteJobOutput(this.#d.store, this.#d.mediaStore, this.#d.config.outputsDir, job);
     await this.#d.audit.append({ actor, action: 'job.video.delete', target: jobId, details: { owner: `${job.user.platform}:${job.user.platformUserId}` } });
     return job;
   }

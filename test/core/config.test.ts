@@ -78,6 +78,37 @@ describe('config', () => {
     }
   });
 
+  it('keeps videos in an S3-compatible bucket when one is configured, with every setting it needs', () => {
+    const s3 = { S3_BUCKET: 'team-videos', S3_ACCESS_KEY_ID: 'AKIDEXAMPLE', S3_SECRET_ACCESS_KEY: 'bucket-secret-key' };
+    assert.equal(loadConfig({}).workers.mediaStore, 'files');
+    assert.equal(loadConfig({ DATABASE_URL: 'postgresql://db/t2v' }).workers.mediaStore, 'database');
+    const config = loadConfig({ ...s3, DATABASE_URL: 'postgresql://db/t2v', S3_ENDPOINT: 'http://minio:9000', S3_PREFIX: 'bots/t2v' });
+    assert.equal(config.workers.mediaStore, 'bucket', 'auto picks the bucket when S3_BUCKET is set');
+    assert.deepEqual(config.bucket, {
+      endpoint: 'http://minio:9000',
+      region: 'us-east-1',
+      name: 'team-videos',
+      accessKeyId: 'AKIDEXAMPLE',
+      secretAccessKey: 'bucket-secret-key',
+      prefix: 'bots/t2v/',
+    });
+    assert.equal(loadConfig(s3).bucket?.endpoint, 'https://s3.amazonaws.com');
+    assert.equal(loadConfig({ ...s3, MEDIA_STORE: 'database', DATABASE_URL: 'postgresql://db/t2v' }).bucket, undefined, 'an explicit MEDIA_STORE wins');
+    assert.ok(configSecrets(loadConfig(s3)).includes('bucket-secret-key'));
+
+    assert.deepEqual(problems({ MEDIA_STORE: 'bucket', S3_SECRET_ACCESS_KEY: 'bucket-secret-key' }), [
+      'MEDIA_STORE is bucket, which needs S3_BUCKET and S3_ACCESS_KEY_ID set too (the bucket and an access key that may use it)',
+    ]);
+    assert.deepEqual(problems({ S3_BUCKET: 'team-videos' }), [
+      'S3_BUCKET is set, so videos are kept in that bucket, which needs S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY set too (or set MEDIA_STORE to files or database)',
+    ]);
+    assert.deepEqual(problems({ ...s3, S3_BUCKET: 'Team_Videos', S3_PREFIX: '../up', S3_ENDPOINT: 'minio:9000' }), [
+      'S3_BUCKET must be a bucket name: 3 to 63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit (got "Team_Videos")',
+      'S3_ENDPOINT must be a http: or https: URL (got "minio:9000")',
+      'S3_PREFIX must be folder names of letters, digits and !_.*\'()- separated by / (got "../up")',
+    ]);
+  });
+
   it('lists every secret, including the database password', () => {
     const config = loadConfig({
       ADMIN_TOKEN: 'a'.repeat(20),

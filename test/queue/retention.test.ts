@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCode } from '../../src/core/errors.js';
 import { JobStore } from '../../src/queue/job-store.js';
+import { MediaStore } from '../../src/queue/media-store.js';
 import { sweepOutputs } from '../../src/queue/retention.js';
 import { jobEvent } from '../support/events.js';
 import { startTestService } from '../support/test-service.js';
@@ -25,11 +26,11 @@ describe('output retention', () => {
       const store = new JobStore(t.running.db.prisma);
       const finishedAt = done.finishedAt!.getTime();
 
-      assert.equal(await sweepOutputs(store, t.config.outputsDir, 7, new Date(finishedAt + 6 * DAY), t.running.logger), 0);
-      assert.equal(await sweepOutputs(store, t.config.outputsDir, 0, new Date(finishedAt + 999 * DAY), t.running.logger), 0, '0 keeps forever');
+      assert.equal(await sweepOutputs(store, MediaStore.files(), t.config.outputsDir, 7, new Date(finishedAt + 6 * DAY), t.running.logger), 0);
+      assert.equal(await sweepOutputs(store, MediaStore.files(), t.config.outputsDir, 0, new Date(finishedAt + 999 * DAY), t.running.logger), 0, '0 keeps forever');
       assert.ok(existsSync(folder));
 
-      assert.equal(await sweepOutputs(store, t.config.outputsDir, 7, new Date(finishedAt + 8 * DAY), t.running.logger), 1);
+      assert.equal(await sweepOutputs(store, MediaStore.files(), t.config.outputsDir, 7, new Date(finishedAt + 8 * DAY), t.running.logger), 1);
       assert.ok(!existsSync(folder));
       const after = await t.service.getJob(job.id);
       assert.equal(after.status, 'succeeded');

@@ -190,7 +190,7 @@ describe('database faults under a running service', () => {
         const kept = await second.running.db.prisma.jobFile.findMany({ where: { jobId: job.id }, orderBy: { kind: 'asc' } });
         if (provider === 'postgres') {
           assert.deepEqual(kept.map((file) => [file.kind, file.fileName]), [['poster', 'poster.png'], ['video', 'video.mp4']]);
-          assert.deepEqual(Buffer.from(kept[1]!.bytes), readFileSync(videoPath));
+          assert.deepEqual(Buffer.from(kept[1]!.bytes!), readFileSync(videoPath));
         } else assert.equal(kept.length, 0, 'MEDIA_STORE=files keeps videos on disk only');
       } finally {
         await repair();

@@ -3,6 +3,7 @@
 // fair order of a single queue, every job rendered, posted and charged exactly once, crashed and hung workers' jobs
 // taken over after their lease, cancels and progress crossing processes.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { ErrorCode } from '../../src/core/errors.js';
 import { connectDatabase, databaseTarget, type Database } from '../../src/db/database.js';
 import { migrateDatabase } from '../../src/db/migrations.js';
 import { restoreScheduler, type PastCharge, type PendingJob } from '../../src/queue/scheduler.js';
+import { startFakeS3 } from '../fakes/s3.js';
 import { startFakeSlack } from '../fakes/slack.js';
 import { Pool, POOL_ADMIN_TOKEN, type PoolProcess } from '../support/pool.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-databases.js';
@@ -156,6 +158,30 @@ describe('several workers on one Postgres', { concurrency: false }, () => {
     const after = await db.prisma.job.findUniqueOrThrow({ where: { id } });
     assert.equal(after.workerId, taken.workerId);
     assert.equal(after.status, 'succeeded');
+  });
+
+  it('videos through an S3-compatible bucket: the front serves what a worker rendered, with no disk in common', { timeout: 120_000 }, async (t) => {
+    const s3 = await startFakeS3();
+    t.after(() => s3.destroy());
+    const pool = await withPool(t);
+    const front = await pool.startFront({ ...FRONT_ENV, ...s3.env });
+    const worker = await pool.startWorker('w1', s3.env);
+    const api = apiClient(front.url);
+    const { id } = await api.submit('alice', 'a lighthouse at dusk', SHORT_JOB);
+    await api.waitUntil([id], (job) => job.status === 'succeeded', 60_000);
+
+    const files = await db.prisma.jobFile.findMany({ where: { jobId: id }, orderBy: { kind: 'asc' } });
+    assert.deepEqual(files.map((file) => [file.kind, file.bytes]), [['poster', null], ['video', null]], 'the database records keys, not bytes');
+    assert.deepEqual(await s3.keys(), files.map((file) => file.objectKey!).sort());
+    assert.equal(existsSync(join(worker.dataDir, 'outputs', id)), false, 'the worker keeps no copy once the bucket has the files');
+    // The front fetched its copy when the success reached it (to post it); a front on a new disk fetches it again.
+    await rm(join(front.dataDir, 'outputs', id), { recursive: true, force: true });
+
+    const video = await fetch(`${front.url}/api/v1/jobs/${id}/video`, { headers: { authorization: `Bearer ${POOL_ADMIN_TOKEN}` } });
+    assert.equal(video.status, 200);
+    const bytes = Buffer.from(await video.arrayBuffer());
+    assert.deepEqual(bytes, await s3.object(files[1]!.objectKey!));
+    assert.equal(bytes.subarray(4, 8).toString('latin1'), 'ftyp', 'an MP4');
   });
 
   it('a worker whose model differs from the pool\'s takes no job and exits saying why', { timeout: 120_000 }, async (t) => {
