@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { startFakeS3 } from '../test/fakes/s3.js';
 import { startFakeSlack } from '../test/fakes/slack.js';
 import { createTestDatabase } from '../test/support/test-databases.js';
 import { killAtRandom } from './soak/faults.js';
@@ -33,6 +34,7 @@ interface SoakOptions {
   drainSeconds: number;
   keepLogs: string | undefined;
   workers: number;
+  bucket: boolean;
 }
 
 const API_USERS = ['ada', 'brian', 'chen'];
@@ -64,6 +66,7 @@ const program = new Command('soak')
   .option('--drain-seconds <n>', 'how long the queue may take to drain after the traffic', whole(1), 180)
   .option('--keep-logs <dir>', 'copy the service logs of each run into this folder')
   .option('--workers <n>', 'run a front and this many `t2v worker` processes (Postgres), and kill workers instead of the service', whole(0), 0)
+  .option('--bucket', 'keep the videos in an S3-compatible bucket (MEDIA_STORE=bucket, a loopback s3rver)', false)
   .showHelpAfterError();
 
 const options = program.parse().opts<Omit<SoakOptions, 'seed'> & { seed?: number }>();
@@ -107,6 +110,8 @@ async function soakOne(provider: Provider) {
     }
     const fake = await startFakeSlack();
     cleanups.push(() => fake.close());
+    const bucket = soak.bucket ? await startFakeS3() : undefined;
+    if (bucket !== undefined) cleanups.push(() => bucket.destroy());
     const adminToken = randomBytes(24).toString('hex');
     const url = `http://127.0.0.1:${await freePort()}`;
     const users = API_USERS.length + SLACK_USERS.length;
@@ -129,10 +134,11 @@ async function soakOne(provider: Provider) {
       SLACK_SIGNING_SECRET: fake.signingSecret,
       SLACK_API_URL: fake.apiUrl,
       LEASE_TIMEOUT_SECONDS: String(LEASE_TIMEOUT_SECONDS),
+      ...bucket?.env,
     };
     const set = new ServiceSet({ env: serviceEnv, cwd: runDir, logDir, url, workers: soak.workers, adminToken });
     cleanups.push(() => set.killAll());
-    const shape = soak.workers === 0 ? 't2v serve' : `a front and ${soak.workers} workers`;
+    const shape = `${soak.workers === 0 ? 't2v serve' : `a front and ${soak.workers} workers`}${bucket === undefined ? '' : ', videos in a bucket'}`;
     console.log(`soak ${provider} (${shape}): seed ${soak.seed}, ${soak.seconds} s, at most ${soak.maxJobs} job requests, a SIGKILL every ${soak.killEvery} s on average, QUOTA_VIDEOS_PER_DAY=${serviceEnv.QUOTA_VIDEOS_PER_DAY}`);
     await set.start();
 
@@ -167,7 +173,7 @@ async function soakOne(provider: Provider) {
       unexpectedExits: set.unexpectedExits,
       finalExits,
     });
-    const title = `${provider === 'sqlite' ? 'SQLite' : 'Postgres'}${soak.workers === 0 ? '' : ` with a front and ${soak.workers} workers`}: seed ${soak.seed}, ${soak.seconds} s, max ${soak.maxJobs} job requests of 2 to ${soak.maxSteps} steps, ${availableParallelism()} CPU cores`;
+    const title = `${provider === 'sqlite' ? 'SQLite' : 'Postgres'}${soak.workers === 0 ? '' : ` with a front and ${soak.workers} workers`}${bucket === undefined ? '' : ', videos in an S3-compatible bucket'}: seed ${soak.seed}, ${soak.seconds} s, max ${soak.maxJobs} job requests of 2 to ${soak.maxSteps} steps, ${availableParallelism()} CPU cores`;
     return { title, figures, zeroes: mustBeZero(figures) };
   } finally {
     await cleanUp();
