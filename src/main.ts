@@ -30,9 +30,9 @@ import { MediaStore } from './queue/media-store.js';
 import { QueueView } from './queue/queue-view.js';
 import { loadFinishedRender } from './queue/render-result.js';
 import { sweepOutputs } from './queue/retention.js';
+import { S3Bucket } from './queue/s3-bucket.js';
 import { Worker } from './queue/worker.js';
 import { WorkerRegistry } from './queue/worker-registry.js';
-import { S3Bucket } from './queue/s3-bucket.js';
 import { Cluster } from './service/cluster.js';
 
 /** A render interrupted by a crash is tried this many times in all before it fails. */
