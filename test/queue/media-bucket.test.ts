@@ -8,34 +8,26 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../src/config.js';
 import { ErrorCode } from '../../src/core/errors.js';
-import type { SubmitRequest } from '../../src/service/video-service.js';
 import { startService } from '../../src/main.js';
 import { JobStore } from '../../src/queue/job-store.js';
 import { MediaStore } from '../../src/queue/media-store.js';
 import { sweepOutputs } from '../../src/queue/retention.js';
 import { S3Bucket } from '../../src/queue/s3-bucket.js';
+import type { SubmitRequest } from '../../src/service/video-service.js';
 import { FAKE_S3_BUCKET, startFakeS3, type FakeS3 } from '../fakes/s3.js';
 import { jobEvent } from '../support/events.js';
 import { createTestDatabase } from '../support/test-databases.js';
 import { TestRenderer } from '../support/test-renderer.js';
 import { startTestService, testEnv, type TestService } from '../support/test-service.js';
+import { until } from '../support/until.js';
 
 const DAY = 86_400_000;
 const small = { frames: 2, steps: 2, width: 64, height: 64 };
 
 function apiSubmit(prompt: string): SubmitRequest {
   return { requester: { platform: 'api', platformUserId: 'rita' }, options: { prompt, ...small }, reply: { platform: 'api', channelId: '' } };
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(25);
-  }
 }
 
 describe('videos kept in an S3-compatible bucket (MEDIA_STORE=bucket)', { concurrency: false }, () => {

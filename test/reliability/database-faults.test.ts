@@ -16,6 +16,7 @@ import { startPrivatePostgres } from '../support/private-postgres.js';
 import { createTestDatabase } from '../support/test-databases.js';
 import { lockSqlite } from '../support/sqlite-lock.js';
 import { TestRenderer } from '../support/test-renderer.js';
+import { until } from '../support/until.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 
 const user = { platform: 'api', id: 'outage-client' };
@@ -29,14 +30,6 @@ function chatSubmit(prompt: string): SubmitRequest {
     options: { prompt, ...small },
     reply: { platform: 'discord', channelId: 'c1' },
   };
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 async function healthStatus(t: TestService): Promise<{ code: number; status: string; database: string }> {
