@@ -14,11 +14,9 @@ import type { MediaStoreKind } from '../config.js';
 import { ErrorCode } from '../core/errors.js';
 import type { JobOutput } from '../core/jobs.js';
 import { videoBotError } from '../core/messages.js';
+import { RETRY_AFTER_SECONDS } from '../db/database-faults.js';
 import type { JobFileData } from './job-store.js';
 import { BucketError, type S3Bucket } from './s3-bucket.js';
-
-/** How long a requester is asked to wait when the bucket is unreachable. */
-const BUCKET_RETRY_AFTER_SECONDS = 30;
 
 export class MediaStore {
   private constructor(
@@ -90,7 +88,7 @@ export class MediaStore {
       return await run();
     } catch (error) {
       if (!(error instanceof BucketError)) throw error;
-      throw videoBotError(ErrorCode.Unavailable, { retryAfterSeconds: BUCKET_RETRY_AFTER_SECONDS, store: 'video storage' }, { cause: error });
+      throw videoBotError(ErrorCode.Unavailable, { retryAfterSeconds: RETRY_AFTER_SECONDS, store: 'video storage' }, { cause: error });
     }
   }
 }

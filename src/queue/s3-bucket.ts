@@ -35,7 +35,7 @@ export class S3Bucket {
 
   /** The key of a job's file: `<prefix><jobId>/<renderId>/<fileName>` (one folder per render of the job). */
   key(jobId: string, renderId: string, fileName: string): string {
-    return `${this.config.prefix}${jobId}/${renderId}/${fileName}`;
+    return `${this.#jobFolder(jobId)}${renderId}/${fileName}`;
   }
 
   /** Fails with what to fix when the bucket cannot be reached, does not exist or refuses the credentials. */
@@ -60,13 +60,17 @@ export class S3Bucket {
   async removeJob(jobId: string): Promise<void> {
     const keys = await this.#call('list', async () => {
       const found: string[] = [];
-      for await (const item of this.#client.listObjectsV2(this.config.name, `${this.config.prefix}${jobId}/`, true)) {
+      for await (const item of this.#client.listObjectsV2(this.config.name, this.#jobFolder(jobId), true)) {
         if (typeof item.name === 'string') found.push(item.name);
       }
       return found;
     });
     // One request per object (a render leaves two): not every S3-compatible service implements multi-object delete.
     for (const key of keys) await this.#call('delete from', () => this.#client.removeObject(this.config.name, key));
+  }
+
+  #jobFolder(jobId: string): string {
+    return `${this.config.prefix}${jobId}/`;
   }
 
   async #call<T>(action: string, run: () => Promise<T>): Promise<T> {

@@ -18,11 +18,10 @@ import type { EngineStatus, RenderOutput, Renderer } from '../core/ports.js';
 import type { Logger } from '../log.js';
 import type { CostModel } from './cost-model.js';
 import type { JobStore, Lease } from './job-store.js';
-import { HISTORY_HALF_LIVES } from './queue-view.js';
 import type { MediaStore } from './media-store.js';
+import { HISTORY_HALF_LIVES } from './queue-view.js';
 import { saveRenderResult, type RenderResult } from './render-result.js';
 import type { WorkerIdentity, WorkerRegistry, WorkerReport } from './worker-registry.js';
-
 
 export interface WorkerOptions {
   store: JobStore;

@@ -16,8 +16,8 @@ import { startPrivatePostgres } from '../support/private-postgres.js';
 import { createTestDatabase } from '../support/test-databases.js';
 import { lockSqlite } from '../support/sqlite-lock.js';
 import { TestRenderer } from '../support/test-renderer.js';
-import { until } from '../support/until.js';
 import { startTestService, type TestService } from '../support/test-service.js';
+import { until } from '../support/until.js';
 
 const user = { platform: 'api', id: 'outage-client' };
 const small = { frames: 2, steps: 3, width: 64, height: 64 };
