@@ -96,8 +96,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.get('/healthz', async (_request, reply) => {
     const health = await options.service.health();
     return reply.code(health.ok ? 200 : 503).send({
-      status: !health.ok ? 'unavailable' : health.engine.ready ? 'ok' : 'degraded',
+      status: !health.ok ? 'unavailable' : health.engine.ready && health.videoStorage !== 'unreachable' ? 'ok' : 'degraded',
       database: health.database,
+      ...(health.videoStorage === undefined ? {} : { videoStorage: health.videoStorage }),
       engine: publicEngineStatus(health.engine),
       queue: health.queue,
       draining: health.draining,

@@ -77,6 +77,8 @@ export interface UserQuotaStatus extends QuotaStatus {
 export interface ServiceHealth {
   ok: boolean;
   database: 'ok' | 'unreachable';
+  /** Where finished videos are kept, when that is an S3-compatible bucket (MEDIA_STORE=bucket). */
+  videoStorage?: 'ok' | 'unreachable';
   engine: EngineStatus;
   queue: QueueCounts;
   draining: boolean;
@@ -114,6 +116,8 @@ const CANCEL_WAIT_MS = 10_000;
 /** Life of a media link while outputs are kept forever (OUTPUT_RETENTION_DAYS=0): links end even if files do not. */
 const MEDIA_LINK_DAYS_WITHOUT_RETENTION = 30;
 const DAY_MS = 86_400_000;
+/** How long /healthz waits for the bucket that keeps the videos before calling it unreachable. */
+const BUCKET_HEALTH_TIMEOUT_MS = 3_000;
 /**
  * How long a delivery key is remembered: well past Slack's retries (about 1 and 5 minutes after the first try), a
  * Discord interaction's 15-minute life and an API client retrying through an outage; a day of keys is a small table.
@@ -505,22 +509,25 @@ export class VideoService {
   }
 
   async health(): Promise<ServiceHealth> {
-    const engine = this.#d.view.engine;
-    const queue = this.#d.view.counts();
-    let database: ServiceHealth['database'] = 'ok';
-    try {
-      // Both a read and a write: a SQLite file locked by another process still answers reads.
-      await Promise.all([this.#d.settings.readInternal('health'), this.#d.store.checkWritable()]);
-    } catch {
-      database = 'unreachable';
-    }
+    const [database, bucketReachable] = await Promise.all([this.#databaseHealth(), this.#d.mediaStore.bucketReachable(BUCKET_HEALTH_TIMEOUT_MS)]);
     return {
       ok: database === 'ok',
       database,
-      engine,
-      queue,
+      ...(bucketReachable === undefined ? {} : { videoStorage: bucketReachable ? 'ok' : 'unreachable' }),
+      engine: this.#d.view.engine,
+      queue: this.#d.view.counts(),
       draining: this.draining,
     };
+  }
+
+  async #databaseHealth(): Promise<ServiceHealth['database']> {
+    try {
+      // Both a read and a write: a SQLite file locked by another process still answers reads.
+      await Promise.all([this.#d.settings.readInternal('health'), this.#d.store.checkWritable()]);
+      return 'ok';
+    } catch {
+      return 'unreachable';
+    }
   }
 
   #requestLimits(settings: RuntimeSettings): RequestLimits {

@@ -301,6 +301,7 @@ describe('HTTP API', () => {
       const body = health.json() as { status: string; database: string; engine: { ready: boolean; model: string } };
       assert.equal(body.status, 'ok');
       assert.equal(body.database, 'ok');
+      assert.equal('videoStorage' in body, false, 'reported only when the videos are kept in a bucket');
       assert.deepEqual([body.engine.ready, body.engine.model], [true, 'test-renderer']);
       const metrics = await t.request('GET', '/metrics', undefined, null);
       assert.equal(metrics.statusCode, 200);

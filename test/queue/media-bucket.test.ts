@@ -1,7 +1,7 @@
 // MEDIA_STORE=bucket against an S3-compatible server on loopback: a success records where the bucket keeps the files,
 // a process without the files fetches them from the bucket, the admin's delete and the retention sweep remove them
 // there too, an unreachable bucket delays the recording of a finished render (never loses or double-charges it) and
-// gets a 503 from the video URLs, and a wrong S3 setting stops the start with what to fix.
+// gets a 503 from the video URLs and `degraded` from /healthz, and a wrong S3 setting stops the start with what to fix.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -28,6 +28,12 @@ const small = { frames: 2, steps: 2, width: 64, height: 64 };
 
 function apiSubmit(prompt: string): SubmitRequest {
   return { requester: { platform: 'api', platformUserId: 'rita' }, options: { prompt, ...small }, reply: { platform: 'api', channelId: '' } };
+}
+
+async function health(service: TestService): Promise<{ code: number; status: string; database: string; videoStorage: string }> {
+  const response = await service.request('GET', '/healthz', undefined, null);
+  const body = response.json() as { status: string; database: string; videoStorage: string };
+  return { code: response.statusCode, status: body.status, database: body.database, videoStorage: body.videoStorage };
 }
 
 describe('videos kept in an S3-compatible bucket (MEDIA_STORE=bucket)', { concurrency: false }, () => {
@@ -108,9 +114,11 @@ describe('videos kept in an S3-compatible bucket (MEDIA_STORE=bucket)', { concur
     assert.equal(error.code, ErrorCode.Unavailable);
     assert.match(error.message, /^The service's video storage is not available right now\. Please try again in 30 seconds\.$/);
     assert.equal(video.headers['retry-after'], '30');
+    assert.deepEqual(await health(service), { code: 200, status: 'degraded', database: 'ok', videoStorage: 'unreachable' }, 'submits still work: the videos wait');
 
     await s3.start();
     await service.events.waitFor(jobEvent('succeeded', job.id), 15_000);
+    assert.deepEqual(await health(service), { code: 200, status: 'ok', database: 'ok', videoStorage: 'ok' });
     assert.equal(renderer.renders.length, 2, 'not rendered again');
     assert.equal(await service.running.db.prisma.usageEntry.count({ where: { jobId: job.id, kind: 'settle' } }), 1, 'charged once');
     const keys = await s3.keys();
