@@ -1,7 +1,7 @@
 // Several GPU workers on one Postgres, with real processes: a front (`t2v serve --no-engine`) and workers
 // (`t2v worker`) with the demo model, as docs/scale-out.md has an operator start them. What must hold: the global
-// fair order of a single queue, every job rendered, posted and charged exactly once, crashed and hung workers' jobs
-// taken over after their lease, cancels and progress crossing processes.
+// fair order of a single queue, every job rendered, posted and charged exactly once, crashed, hung and cut-off
+// workers' jobs taken over after their lease, cancels and progress crossing processes.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -15,8 +15,10 @@ import { migrateDatabase } from '../../src/db/migrations.js';
 import { restoreScheduler, type PastCharge, type PendingJob } from '../../src/queue/scheduler.js';
 import { startFakeS3 } from '../fakes/s3.js';
 import { startFakeSlack } from '../fakes/slack.js';
+import { CuttableLink } from '../support/cuttable-link.js';
 import { Pool, POOL_ADMIN_TOKEN, type PoolProcess } from '../support/pool.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-databases.js';
+import { until } from '../support/until.js';
 
 const LEASE_SECONDS = 3;
 const HALF_LIFE_MINUTES = 60;
@@ -158,6 +160,40 @@ describe('several workers on one Postgres', { concurrency: false }, () => {
     const after = await db.prisma.job.findUniqueOrThrow({ where: { id } });
     assert.equal(after.workerId, taken.workerId);
     assert.equal(after.status, 'succeeded');
+  });
+
+  it('a worker cut off from Postgres past its lease (the line held, not closed) neither posts nor settles the job taken over, and takes jobs again once reconnected', { timeout: 240_000 }, async (t) => {
+    const pool = await withPool(t);
+    const link = await CuttableLink.start({ host: '127.0.0.1', port: Number(new URL(database.url).port || 5432) });
+    t.after(() => link.close());
+    const front = await pool.startFront(FRONT_ENV);
+    const api = apiClient(front.url);
+    const cutOff = await pool.startWorker('w1', { DATABASE_URL: link.via(database.url) });
+    const { id } = await api.submit('alice', 'a slow tide', LONG_JOB);
+    await waitForRender(db, new Map([[cutOff.name, cutOff]]), id);
+    const cutOffId = (await workerRow(db, cutOff.name)).id;
+    link.cut();
+
+    const other = await pool.startWorker('w2');
+    // The line comes back while the cut-off worker holds a finished render and the other one renders the job again:
+    // what decides which of them may record it is the lease, not the job's status.
+    await cutOff.logs.waitFor((line) => line.jobId === id && line.msg === 'render finished', 60_000);
+    await waitForRender(db, new Map([[other.name, other]]), id, 2);
+    const restoredAt = new Date();
+    link.restore();
+    await cutOff.logs.waitFor((line) => line.jobId === id && /taken over/.test(String(line.msg)), 60_000);
+    await api.waitUntil([id], (job) => job.status === 'succeeded', 120_000);
+    await until('the reconnected worker reports itself again', async () => (await workerRow(db, cutOff.name)).heartbeatAt > restoredAt, 30_000);
+    assert.deepEqual(await db.prisma.job.findUniqueOrThrow({ where: { id }, select: { status: true, workerId: true } }), { status: 'succeeded', workerId: (await workerRow(db, other.name)).id });
+    assert.equal(await db.prisma.usageEntry.count({ where: { jobId: id, kind: 'settle' } }), 1, 'settled once, by the worker that took over');
+    assert.equal(cutOff.logs.items.some((line) => line.jobId === id && line.msg === 'job succeeded'), false, 'the cut-off worker recorded nothing');
+
+    // Reconnected, it is a worker like the others: with the other one gone, it renders the next job.
+    other.child.kill('SIGTERM');
+    await other.exited;
+    const { id: next } = await api.submit('bob', 'a quick wave', SHORT_JOB);
+    await api.waitUntil([next], (job) => job.status === 'succeeded', 60_000);
+    assert.equal((await db.prisma.job.findUniqueOrThrow({ where: { id: next } })).workerId, cutOffId);
   });
 
   it('videos through an S3-compatible bucket: the front serves what a worker rendered, with no disk in common', { timeout: 120_000 }, async (t) => {
