@@ -71,7 +71,8 @@ export class MediaStore {
   }
 
   /**
-   * Whether the bucket answers within `timeoutMs`, for /healthz; undefined when this store keeps no files in a bucket.
+   * Whether the bucket answers and accepts the key within `timeoutMs`, for /healthz; undefined when this store keeps
+   * no files in a bucket.
    * The limit keeps a health probe from hanging on an endpoint that accepts connections and never answers.
    */
   async bucketReachable(timeoutMs: number): Promise<boolean | undefined> {
