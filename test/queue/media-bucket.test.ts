@@ -20,7 +20,7 @@ import { FAKE_S3_BUCKET, startFakeS3, type FakeS3 } from '../fakes/s3.js';
 import { jobEvent } from '../support/events.js';
 import { createTestDatabase } from '../support/test-databases.js';
 import { TestRenderer } from '../support/test-renderer.js';
-import { startTestService, testEnv, type TestService } from '../support/test-service.js';
+import { healthSummary, startTestService, testEnv, type TestService } from '../support/test-service.js';
 import { until } from '../support/until.js';
 
 const DAY = 86_400_000;
@@ -28,12 +28,6 @@ const small = { frames: 2, steps: 2, width: 64, height: 64 };
 
 function apiSubmit(prompt: string): SubmitRequest {
   return { requester: { platform: 'api', platformUserId: 'rita' }, options: { prompt, ...small }, reply: { platform: 'api', channelId: '' } };
-}
-
-async function health(service: TestService): Promise<{ code: number; status: string; database: string; videoStorage: string }> {
-  const response = await service.request('GET', '/healthz', undefined, null);
-  const body = response.json() as { status: string; database: string; videoStorage: string };
-  return { code: response.statusCode, status: body.status, database: body.database, videoStorage: body.videoStorage };
 }
 
 describe('videos kept in an S3-compatible bucket (MEDIA_STORE=bucket)', { concurrency: false }, () => {
@@ -114,11 +108,11 @@ describe('videos kept in an S3-compatible bucket (MEDIA_STORE=bucket)', { concur
     assert.equal(error.code, ErrorCode.Unavailable);
     assert.match(error.message, /^The service's video storage is not available right now\. Please try again in 30 seconds\.$/);
     assert.equal(video.headers['retry-after'], '30');
-    assert.deepEqual(await health(service), { code: 200, status: 'degraded', database: 'ok', videoStorage: 'unreachable' }, 'submits still work: the videos wait');
+    assert.deepEqual(await healthSummary(service), { code: 200, status: 'degraded', database: 'ok', videoStorage: 'unreachable' }, 'submits still work: the videos wait');
 
     await s3.start();
     await service.events.waitFor(jobEvent('succeeded', job.id), 15_000);
-    assert.deepEqual(await health(service), { code: 200, status: 'ok', database: 'ok', videoStorage: 'ok' });
+    assert.deepEqual(await healthSummary(service), { code: 200, status: 'ok', database: 'ok', videoStorage: 'ok' });
     assert.equal(renderer.renders.length, 2, 'not rendered again');
     assert.equal(await service.running.db.prisma.usageEntry.count({ where: { jobId: job.id, kind: 'settle' } }), 1, 'charged once');
     const keys = await s3.keys();

@@ -16,7 +16,7 @@ import { startPrivatePostgres } from '../support/private-postgres.js';
 import { createTestDatabase } from '../support/test-databases.js';
 import { lockSqlite } from '../support/sqlite-lock.js';
 import { TestRenderer } from '../support/test-renderer.js';
-import { startTestService, type TestService } from '../support/test-service.js';
+import { healthSummary, startTestService, type TestService } from '../support/test-service.js';
 import { until } from '../support/until.js';
 
 const user = { platform: 'api', id: 'outage-client' };
@@ -32,12 +32,6 @@ function chatSubmit(prompt: string): SubmitRequest {
   };
 }
 
-async function healthStatus(t: TestService): Promise<{ code: number; status: string; database: string }> {
-  const response = await t.request('GET', '/healthz', undefined, null);
-  const body = response.json() as { status: string; database: string };
-  return { code: response.statusCode, status: body.status, database: body.database };
-}
-
 /**
  * What clients see during the outage, asked all at once: /healthz, three HTTP API submits (503 with Retry-After) and a
  * chat submit (the same coded error, hence the same sentence in a chat reply).
@@ -45,7 +39,7 @@ async function healthStatus(t: TestService): Promise<{ code: number; status: str
 async function expectUnavailable(t: TestService): Promise<void> {
   const started = Date.now();
   const [health, chat, ...responses] = await Promise.all([
-    healthStatus(t),
+    healthSummary(t),
     t.service.submit(chatSubmit('from chat')).then(
       () => assert.fail('a chat submit was accepted during the outage'),
       (error: unknown) => error,
@@ -85,7 +79,7 @@ async function renderThroughOutage(t: TestService, renderer: TestRenderer, break
   assert.equal(t.events.events.some(jobEvent('succeeded', job.id)), false);
 
   await repair();
-  await until('/healthz says ok again', async () => (await healthStatus(t)).status === 'ok');
+  await until('/healthz says ok again', async () => (await healthSummary(t)).status === 'ok');
   await t.events.waitFor(jobEvent('succeeded', job.id), 15_000);
   const stored = await t.service.getJob(job.id);
   assert.equal(stored.status, 'succeeded');

@@ -108,3 +108,15 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     },
   };
 }
+
+/** What /healthz says of the service's state: its status code and the parts a fault changes. */
+export async function healthSummary(t: TestService): Promise<{ code: number; status: string; database: string; videoStorage?: string }> {
+  const response = await t.request('GET', '/healthz', undefined, null);
+  const body = response.json() as { status: string; database: string; videoStorage?: string };
+  return {
+    code: response.statusCode,
+    status: body.status,
+    database: body.database,
+    ...(body.videoStorage === undefined ? {} : { videoStorage: body.videoStorage }),
+  };
+}
