@@ -125,10 +125,33 @@ describe('admin dashboard in Chromium', { timeout: 240_000 }, () => {
     assert.equal(await page.locator(`[data-progress-label="${jobs.running}"]`).textContent(), 'step 3 / 10');
     assert.equal(await page.evaluate('window.__sameDocument'), true, 'updated in place, without reloading');
 
-    // A job submitted while the page is open shows up without a reload.
+    // A job submitted while the page is open shows up without a reload. Its fragment is held back until the
+    // running job has stepped on, so the fragment arrives older than the bar: the bar must not go back.
+    let releaseFragment = (): void => {};
+    let fragmentDelivered: Promise<void> | undefined;
+    const fragmentHeld = new Promise<void>((held) => {
+      void page.route('**/admin/api/fragments/**', async (route) => {
+        if (fragmentDelivered !== undefined) return route.fallback();
+        const released = new Promise<void>((release) => (releaseFragment = release));
+        fragmentDelivered = route.fetch().then(async (response) => {
+          held();
+          await released;
+          await route.fulfill({ response });
+        });
+        await fragmentDelivered;
+      });
+    });
     const bob = await svc.submit({ platform: 'slack', id: 'bob', name: 'Bob' }, 'a red fox running through snow');
     jobs.bob = bob.body.id;
+    await fragmentHeld;
+    svc.stepped.step(1);
+    await progressShows(page, jobs.running!, 4);
+    releaseFragment();
+    await fragmentDelivered;
+    await page.unroute('**/admin/api/fragments/**');
     await textShows(page, '[data-stat="queued"]', '1');
+    assert.equal(await page.locator(`[data-progress-label="${jobs.running}"]`).textContent(), 'step 4 / 10', 'a late fragment does not set the bar back');
+    assert.equal(await page.locator(`progress[data-progress-job="${jobs.running}"]`).evaluate((bar) => (bar as unknown as { value: number }).value), 4);
     await browser.screenshot('overview');
 
     await page.goto(`${base}/admin/queue`);
@@ -138,7 +161,7 @@ describe('admin dashboard in Chromium', { timeout: 240_000 }, () => {
     await page.locator(`tr[data-job-id="${jobs.mallory}"]`).waitFor();
     assert.equal(await page.evaluate('window.__sameDocument'), true);
     svc.stepped.step(1);
-    await progressShows(page, jobs.running!, 4);
+    await progressShows(page, jobs.running!, 5);
     const rows = page.locator('tr[data-job-id]');
     assert.equal(await rows.count(), 3);
     await page.locator(`tr[data-job-id="${jobs.bob}"] td[data-label="Position"]`).getByText('1').waitFor();

@@ -20,6 +20,9 @@
   let timer = null;
   let inFlight = false;
   let pending = false;
+  // Progress that arrives while a fragment is being fetched is newer than that fragment may be: it is applied
+  // again once the fragment is in, so a slow fetch never sets a bar back.
+  let progressDuringFetch = new Map();
 
   async function refresh() {
     if (inFlight) {
@@ -29,10 +32,12 @@
     inFlight = true;
     try {
       for (const region of regions) {
+        progressDuringFetch = new Map();
         const response = await fetch(region.dataset.liveFragment, { credentials: 'same-origin', headers: { accept: 'text/html' } });
         if (response.status === 401) return signIn();
         if (!response.ok) continue;
         region.innerHTML = await response.text();
+        for (const data of progressDuringFetch.values()) showProgress(data);
       }
       document.body.dataset.liveRefreshed = String(Date.now());
     } catch {
@@ -67,8 +72,14 @@
 
   function onProgress(event) {
     const data = JSON.parse(event.data);
+    if (inFlight) progressDuringFetch.set(data.jobId, data);
+    if (!showProgress(data)) schedule();
+  }
+
+  /** Updates the job's bars, step labels and ETAs; false when the page shows no bar for it yet. */
+  function showProgress(data) {
     const bars = document.querySelectorAll('progress[data-progress-job="' + CSS.escape(data.jobId) + '"]');
-    if (bars.length === 0) return schedule();
+    if (bars.length === 0) return false;
     for (const bar of bars) {
       bar.max = Math.max(data.totalSteps, 1);
       bar.value = data.step;
@@ -80,6 +91,7 @@
     for (const eta of document.querySelectorAll('[data-eta-job="' + CSS.escape(data.jobId) + '"]')) {
       eta.textContent = data.etaSeconds === null ? 'ETA unknown' : 'about ' + duration(data.etaSeconds) + ' left';
     }
+    return true;
   }
 
   const source = new EventSource('/admin/api/events');
