@@ -1,6 +1,7 @@
 // The service facade every adapter uses (Discord, Slack, HTTP API, dashboard): submit, cancel, reroll, status,
 // quotas, settings, audit, events. Adapters parse their platform's input and render the results; every decision
 // about validation, quotas, queueing and permissions is made here, once.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { actorLabel, type AuditEntry, type AuditLog, type AuditQuery } from '../db/audit-log.js';
@@ -116,8 +117,11 @@ const CANCEL_WAIT_MS = 10_000;
 /** Life of a media link while outputs are kept forever (OUTPUT_RETENTION_DAYS=0): links end even if files do not. */
 const MEDIA_LINK_DAYS_WITHOUT_RETENTION = 30;
 const DAY_MS = 86_400_000;
-/** How long /healthz waits for the bucket that keeps the videos before calling it unreachable. */
-const BUCKET_HEALTH_TIMEOUT_MS = 3_000;
+/**
+ * How long /healthz waits for the database, and for the bucket that keeps the videos, before calling it unreachable:
+ * a server that accepts connections and never answers (stopped, or behind a network cut) must not hang the probe.
+ */
+const HEALTH_TIMEOUT_MS = 3_000;
 /**
  * How long a delivery key is remembered: well past Slack's retries (about 1 and 5 minutes after the first try), a
  * Discord interaction's 15-minute life and an API client retrying through an outage; a day of keys is a small table.
@@ -509,7 +513,7 @@ export class VideoService {
   }
 
   async health(): Promise<ServiceHealth> {
-    const [database, bucketReachable] = await Promise.all([this.#databaseHealth(), this.#d.mediaStore.bucketReachable(BUCKET_HEALTH_TIMEOUT_MS)]);
+    const [database, bucketReachable] = await Promise.all([this.#databaseHealth(), this.#d.mediaStore.bucketReachable(HEALTH_TIMEOUT_MS)]);
     return {
       ok: database === 'ok',
       database,
@@ -521,13 +525,12 @@ export class VideoService {
   }
 
   async #databaseHealth(): Promise<ServiceHealth['database']> {
-    try {
-      // Both a read and a write: a SQLite file locked by another process still answers reads.
-      await Promise.all([this.#d.settings.readInternal('health'), this.#d.store.checkWritable()]);
-      return 'ok';
-    } catch {
-      return 'unreachable';
-    }
+    // Both a read and a write: a SQLite file locked by another process still answers reads.
+    const answered = Promise.all([this.#d.settings.readInternal('health'), this.#d.store.checkWritable()]).then(
+      () => 'ok' as const,
+      () => 'unreachable' as const,
+    );
+    return Promise.race([answered, sleep(HEALTH_TIMEOUT_MS, 'unreachable' as const, { ref: false })]);
   }
 
   #requestLimits(settings: RuntimeSettings): RequestLimits {
@@ -568,7 +571,7 @@ export class VideoService {
         const job = await this.getJob(jobId);
         const left = deadline - this.#clock().getTime();
         if (job.status !== 'running' || left <= 0) return job;
-        await Promise.race([ended, delay(Math.min(left, 500))]);
+        await Promise.race([ended, sleep(Math.min(left, 500), undefined, { ref: false })]);
       }
     } finally {
       unsubscribe();
@@ -680,8 +683,4 @@ function parseQuotaPatch(patch: unknown): Partial<QuotaOverride> {
     }
   }
   throw videoBotError(ErrorCode.InvalidRequest, { issues });
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

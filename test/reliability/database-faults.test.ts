@@ -4,7 +4,7 @@
 // seconds with a 503 and one plain sentence, and a render that finishes meanwhile waits; once the database is back
 // the service is healthy again without a restart, records that job once (one settle in the usage ledger, one
 // `succeeded` event, rendered once) and takes new jobs. A shutdown during the outage keeps the finished render for
-// the next start.
+// the next start. A Postgres behind a network cut (nothing answers) shows as unavailable on /healthz within seconds.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
@@ -12,6 +12,7 @@ import { ErrorCode, VideoBotError } from '../../src/core/errors.js';
 import { RETRY_AFTER_SECONDS } from '../../src/db/database-faults.js';
 import type { SubmitRequest } from '../../src/service/video-service.js';
 import { jobEvent } from '../support/events.js';
+import { CuttableLink } from '../support/cuttable-link.js';
 import { startPrivatePostgres } from '../support/private-postgres.js';
 import { createTestDatabase } from '../support/test-databases.js';
 import { lockSqlite } from '../support/sqlite-lock.js';
@@ -111,6 +112,30 @@ describe('database faults under a running service', () => {
       }
     });
   }
+
+  it('Postgres behind a network cut (connections stay open, nothing answers): /healthz says unavailable within seconds, ok again once the link is back', TEST_OPTIONS, async () => {
+    const database = await createTestDatabase('postgresql');
+    const link = await CuttableLink.start({ host: '127.0.0.1', port: Number(new URL(database.url).port || 5432) });
+    const t = await startTestService({ database: { ...database, url: link.via(database.url) } });
+    try {
+      assert.equal((await healthSummary(t)).status, 'ok');
+      link.cut();
+      const started = Date.now();
+      assert.deepEqual(await healthSummary(t), { code: 503, status: 'unavailable', database: 'unreachable' });
+      const waitedMs = Date.now() - started;
+      assert.ok(waitedMs < QUICK_REFUSAL_MS, `/healthz waited ${waitedMs} ms`);
+
+      link.restore();
+      await until('/healthz says ok again', async () => (await healthSummary(t)).status === 'ok');
+      const after = await t.request('POST', '/api/v1/jobs', { user, prompt: 'after the cut', ...small });
+      assert.equal(after.statusCode, 202, after.body);
+      await t.events.waitFor(jobEvent('succeeded', (after.json() as { id: string }).id));
+    } finally {
+      await t.destroy();
+      await link.close();
+      await database.drop();
+    }
+  });
 
   it('SQLite locked by another process: unavailable meanwhile, then carries on and records the finished render once', TEST_OPTIONS, async () => {
     const renderer = new TestRenderer();
