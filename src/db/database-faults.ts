@@ -8,7 +8,9 @@
 //   under a running transaction pg's own "Client has encountered a connection error and is not queryable"; the
 //   server killed: pg's "Connection terminated unexpectedly" (pg errors pass through the adapter unmapped);
 // - SQLite locked by another process: SQLITE_BUSY (the adapter's SocketTimeout, P1008) after the busy timeout;
-// - a transaction that could not start within its maxWait: P2028.
+// - a transaction that could not start within its maxWait: P2028;
+// - Postgres that keeps its connections open and answers nothing (stopped with SIGSTOP, behind a network cut): no
+//   error at all until TCP gives up, many minutes later, so an operation unanswered past its deadline counts too.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode } from '../core/errors.js';
 import { videoBotError } from '../core/messages.js';
@@ -75,20 +77,57 @@ function isSqliteLocked(error: unknown): boolean {
   return false;
 }
 
+/** Thrown when an operation was not answered within its deadline (the database is kept waiting, not refused). */
+class UnansweredError extends Error {
+  constructor(ms: number) {
+    super(`The database did not answer within ${ms} ms`);
+    this.name = 'UnansweredError';
+  }
+}
+
+/**
+ * `operation`, or UnansweredError once `deadlineMs` passes without an answer. The operation is left to end by itself
+ * (its connection stays busy until the server answers or TCP gives up); what it yields then is dropped.
+ */
+async function answeredWithin<T>(operation: Promise<T>, deadlineMs: number | undefined): Promise<T> {
+  if (deadlineMs === undefined) return operation;
+  const stop = new AbortController();
+  const unanswered = sleep(deadlineMs, undefined, { signal: stop.signal, ref: false }).then(() => {
+    throw new UnansweredError(deadlineMs);
+  });
+  unanswered.catch(() => {});
+  // Prisma's promises run when first awaited: resolve it once, and keep a late failure from going unhandled.
+  const answer = Promise.resolve(operation);
+  answer.catch(() => {});
+  try {
+    return await Promise.race([answer, unanswered]);
+  } finally {
+    stop.abort();
+  }
+}
+
 async function translated<T>(attempt: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + LOCKED_RETRY_MS;
+  const lockedUntil = Date.now() + LOCKED_RETRY_MS;
   for (let pauseMs = LOCKED_PAUSE_FIRST_MS; ; pauseMs = Math.min(pauseMs * 2, LOCKED_PAUSE_MAX_MS)) {
     try {
       return await attempt();
     } catch (error) {
-      if (isSqliteLocked(error) && Date.now() + pauseMs < deadline) {
+      if (isSqliteLocked(error) && Date.now() + pauseMs < lockedUntil) {
         await sleep(pauseMs);
         continue;
       }
-      if (!isDatabaseUnavailable(error)) throw error;
+      if (!(error instanceof UnansweredError) && !isDatabaseUnavailable(error)) throw error;
       throw videoBotError(ErrorCode.Unavailable, { retryAfterSeconds: RETRY_AFTER_SECONDS }, { cause: error });
     }
   }
+}
+
+export interface DatabaseFaultOptions {
+  /**
+   * How long a query, or a whole transaction, may go unanswered before the database counts as unavailable; none when
+   * undefined (SQLite: a local file answers or fails, it is never kept waiting by a network).
+   */
+  answerDeadlineMs?: number;
 }
 
 /**
@@ -97,15 +136,31 @@ async function translated<T>(attempt: () => Promise<T>): Promise<T> {
  * Prisma hands its callback; their errors leave through `$transaction`, and a transaction that met SQLITE_BUSY was
  * rolled back, so it runs again from the start). Only interactive transactions are accepted: the queries of a batch
  * would be retried one by one, outside it.
+ *
+ * A transaction given up at its deadline is made to roll back if it ever gets as far as committing: its caller has
+ * been told it failed. A query or a COMMIT that was already sent when the deadline passed may still take effect once
+ * the server answers, as after any connection lost mid-write.
  */
-export function translatingDatabaseFaults(client: PrismaClient): PrismaClient {
+export function translatingDatabaseFaults(client: PrismaClient, options: DatabaseFaultOptions = {}): PrismaClient {
+  const { answerDeadlineMs } = options;
   const transaction = client.$transaction.bind(client) as (work: unknown, options?: unknown) => Promise<unknown>;
   return client.$extends({
-    query: { $allOperations: ({ args, query }) => translated(() => query(args)) },
+    query: { $allOperations: ({ args, query }) => translated(() => answeredWithin(query(args), answerDeadlineMs)) },
     client: {
-      $transaction: (work: unknown, options?: unknown) => {
+      $transaction: (work: unknown, transactionOptions?: unknown) => {
         if (typeof work !== 'function') throw new TypeError('Use an interactive transaction ($transaction(async (tx) => ...)), not a batch');
-        return translated(() => transaction(work, options));
+        return translated(() => {
+          let givenUp = false;
+          const guarded = async (tx: unknown) => {
+            const result: unknown = await (work as (tx: unknown) => Promise<unknown>)(tx);
+            if (givenUp) throw new UnansweredError(answerDeadlineMs!);
+            return result;
+          };
+          return answeredWithin(transaction(guarded, transactionOptions), answerDeadlineMs).catch((error: unknown) => {
+            if (error instanceof UnansweredError) givenUp = true;
+            throw error;
+          });
+        });
       },
     },
   }) as unknown as PrismaClient;

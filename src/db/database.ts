@@ -46,6 +46,14 @@ function sqliteFactory(location: DatabaseLocation, busyTimeoutMs: number): Prism
  */
 const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 
+/**
+ * How long a query or transaction on Postgres may go unanswered before the database counts as unavailable (503 and
+ * retries, as when it is down): a server that keeps connections open and answers nothing would otherwise hold each
+ * request until TCP gives up. Far above what our queries take, including a burst of submits waiting for the
+ * submit lock.
+ */
+const POSTGRES_ANSWER_DEADLINE_MS = 10_000;
+
 function postgresFactory(location: DatabaseLocation): PrismaPg {
   return new PrismaPg(
     { connectionString: location.target, max: 10, options: `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}` },
@@ -86,7 +94,9 @@ export async function connectDatabase(target: DatabaseTarget): Promise<Database>
     // WAL lets readers (dashboard, API) proceed while a submit holds the write lock.
     await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
   } else {
-    prisma = translatingDatabaseFaults(new PostgresPrismaClient({ adapter: postgresFactory(location) }) as unknown as PrismaClient);
+    prisma = translatingDatabaseFaults(new PostgresPrismaClient({ adapter: postgresFactory(location) }) as unknown as PrismaClient, {
+      answerDeadlineMs: POSTGRES_ANSWER_DEADLINE_MS,
+    });
     await prisma.$queryRawUnsafe('SELECT 1');
   }
   return {

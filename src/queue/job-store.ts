@@ -14,7 +14,10 @@ import { nextReset, quotaViolation, resolveQuota, utcDay, type QuotaLimits, type
 type Tx = Prisma.TransactionClient;
 type JobRow = Prisma.JobGetPayload<{ include: { user: true } }>;
 
-/** Interactive transactions wait on the submit lock; 50 concurrent submits must not time out on a busy machine. */
+/**
+ * Interactive transactions wait on the submit lock; 50 concurrent submits must not time out on a busy machine. On
+ * Postgres the database's answer deadline (database.ts) bounds them sooner.
+ */
 const TX_OPTIONS = { maxWait: 60_000, timeout: 60_000 } as const;
 const SUBMIT_LOCK_ID = 1;
 const CLAIM_LOCK_ID = 2;
@@ -156,11 +159,17 @@ export class JobStore {
    * crash. An expired record that the sweep has not deleted yet counts as none and is taken over.
    */
   async claimDelivery(delivery: DeliveryRecord, request: string | null, now: Date): Promise<boolean> {
-    const claimed = await this.prisma.$executeRaw`
-      INSERT INTO "Delivery" ("key", "claimedAt", "expiresAt", "request") VALUES (${delivery.key}, ${now}, ${delivery.expiresAt}, ${request})
-      ON CONFLICT ("key") DO UPDATE SET "claimedAt" = excluded."claimedAt", "expiresAt" = excluded."expiresAt", "jobId" = NULL,
-        "request" = excluded."request", "statusMessageId" = NULL, "handledAt" = NULL
-      WHERE "Delivery"."expiresAt" <= excluded."claimedAt"`;
+    // In a transaction although it is one statement: a claim given up at the database's answer deadline
+    // (database-faults.ts) is then rolled back if it reaches the server later, instead of being resumed at the next
+    // start for a requester who was told it failed.
+    const claimed = await this.prisma.$transaction(
+      (tx) => tx.$executeRaw`
+        INSERT INTO "Delivery" ("key", "claimedAt", "expiresAt", "request") VALUES (${delivery.key}, ${now}, ${delivery.expiresAt}, ${request})
+        ON CONFLICT ("key") DO UPDATE SET "claimedAt" = excluded."claimedAt", "expiresAt" = excluded."expiresAt", "jobId" = NULL,
+          "request" = excluded."request", "statusMessageId" = NULL, "handledAt" = NULL
+        WHERE "Delivery"."expiresAt" <= excluded."claimedAt"`,
+      TX_OPTIONS,
+    );
     return claimed === 1;
   }
 

@@ -260,6 +260,8 @@ export class VideoService {
     });
     if (!created) {
       this.#d.logger.info({ jobId: job.id, user: actorLabel(toActor(requester)) }, 'a repeated delivery: answered with the job it made');
+      // The first delivery's submit may not have refreshed the view with its job yet: read it, for the job's place.
+      if (job.status === 'queued') await this.#d.view.refresh();
       return this.#withPlace(job);
     }
     const { position, etaSeconds } = this.#placeOf(job, await this.#d.view.refresh());

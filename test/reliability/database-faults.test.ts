@@ -4,9 +4,11 @@
 // seconds with a 503 and one plain sentence, and a render that finishes meanwhile waits; once the database is back
 // the service is healthy again without a restart, records that job once (one settle in the usage ledger, one
 // `succeeded` event, rendered once) and takes new jobs. A shutdown during the outage keeps the finished render for
-// the next start. A Postgres behind a network cut (nothing answers) shows as unavailable on /healthz within seconds.
+// the next start. A Postgres behind a network cut (nothing answers) counts as unavailable within seconds too, and a
+// submit refused meanwhile leaves no job once its transaction reaches the server.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { ErrorCode, VideoBotError } from '../../src/core/errors.js';
 import { RETRY_AFTER_SECONDS } from '../../src/db/database-faults.js';
@@ -24,6 +26,8 @@ const user = { platform: 'api', id: 'outage-client' };
 const small = { frames: 2, steps: 3, width: 64, height: 64 };
 /** Far below the 15 s busy timeout and the 60 s transaction wait a submit could meet before. */
 const QUICK_REFUSAL_MS = 5_000;
+/** A database that answers nothing is given 10 s (database.ts); a request then has its 503 soon after. */
+const UNANSWERED_REFUSAL_MS = 13_000;
 
 function chatSubmit(prompt: string): SubmitRequest {
   return {
@@ -37,7 +41,7 @@ function chatSubmit(prompt: string): SubmitRequest {
  * What clients see during the outage, asked all at once: /healthz, three HTTP API submits (503 with Retry-After) and a
  * chat submit (the same coded error, hence the same sentence in a chat reply).
  */
-async function expectUnavailable(t: TestService): Promise<void> {
+async function expectUnavailable(t: TestService, withinMs = QUICK_REFUSAL_MS): Promise<void> {
   const started = Date.now();
   const [health, chat, ...responses] = await Promise.all([
     healthSummary(t),
@@ -57,7 +61,7 @@ async function expectUnavailable(t: TestService): Promise<void> {
     assert.equal(error.code, ErrorCode.Unavailable);
     assert.equal(error.message, `The service's database is not available right now. Please try again in ${RETRY_AFTER_SECONDS} seconds.`);
   }
-  assert.ok(waitedMs < QUICK_REFUSAL_MS, `the requests waited ${waitedMs} ms for their 503`);
+  assert.ok(waitedMs < withinMs, `the requests waited ${waitedMs} ms for their 503`);
 }
 
 async function settleEntries(t: TestService, jobId: string): Promise<number> {
@@ -113,7 +117,7 @@ describe('database faults under a running service', () => {
     });
   }
 
-  it('Postgres behind a network cut (connections stay open, nothing answers): /healthz says unavailable within seconds, ok again once the link is back', TEST_OPTIONS, async () => {
+  it('Postgres behind a network cut (connections stay open, nothing answers): unavailable within seconds, no job from a refused submit once the link is back, then carries on', TEST_OPTIONS, async () => {
     const database = await createTestDatabase('postgresql');
     const link = await CuttableLink.start({ host: '127.0.0.1', port: Number(new URL(database.url).port || 5432) });
     const t = await startTestService({ database: { ...database, url: link.via(database.url) } });
@@ -124,9 +128,13 @@ describe('database faults under a running service', () => {
       assert.deepEqual(await healthSummary(t), { code: 503, status: 'unavailable', database: 'unreachable' });
       const waitedMs = Date.now() - started;
       assert.ok(waitedMs < QUICK_REFUSAL_MS, `/healthz waited ${waitedMs} ms`);
+      await expectUnavailable(t, UNANSWERED_REFUSAL_MS);
 
       link.restore();
       await until('/healthz says ok again', async () => (await healthSummary(t)).status === 'ok');
+      // The refused submits' transactions reach the server now that the link is back; none may leave a job behind.
+      await sleep(1_000);
+      assert.deepEqual(await t.running.db.prisma.job.findMany({ select: { prompt: true } }), [], 'no job from a refused submit');
       const after = await t.request('POST', '/api/v1/jobs', { user, prompt: 'after the cut', ...small });
       assert.equal(after.statusCode, 202, after.body);
       await t.events.waitFor(jobEvent('succeeded', (after.json() as { id: string }).id));
