@@ -28,6 +28,9 @@ const LOCKED_RETRY_MS = 2_000;
 const LOCKED_PAUSE_FIRST_MS = 10;
 const LOCKED_PAUSE_MAX_MS = 200;
 
+/** How late a deadline's timer may fire before the lateness counts as this process standing still. */
+const STALLED_PROCESS_MS = 1_000;
+
 /** Driver adapter error kinds (`meta.driverAdapterError.cause.kind` of a Prisma error) that mean unreachable or busy. */
 const UNAVAILABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections']);
 /** Postgres SQLSTATEs: class 08 (connection exception), 57P01-57P03 (shut down by an admin, by a crash, starting up). */
@@ -92,9 +95,7 @@ class UnansweredError extends Error {
 async function answeredWithin<T>(operation: Promise<T>, deadlineMs: number | undefined): Promise<T> {
   if (deadlineMs === undefined) return operation;
   const stop = new AbortController();
-  const unanswered = sleep(deadlineMs, undefined, { signal: stop.signal, ref: false }).then(() => {
-    throw new UnansweredError(deadlineMs);
-  });
+  const unanswered = unansweredAfter(deadlineMs, stop.signal);
   unanswered.catch(() => {});
   // Prisma's promises run when first awaited: resolve it once, and keep a late failure from going unhandled.
   const answer = Promise.resolve(operation);
@@ -103,6 +104,19 @@ async function answeredWithin<T>(operation: Promise<T>, deadlineMs: number | und
     return await Promise.race([answer, unanswered]);
   } finally {
     stop.abort();
+  }
+}
+
+/**
+ * Rejects with UnansweredError `deadlineMs` from now, unless aborted. A timer that fires late because this process
+ * stood still (a long synchronous task) waits a moment more: the answer may have arrived and not been read yet.
+ */
+async function unansweredAfter(deadlineMs: number, signal: AbortSignal): Promise<never> {
+  let due = Date.now() + deadlineMs;
+  for (;;) {
+    await sleep(Math.max(0, due - Date.now()), undefined, { signal, ref: false });
+    if (Date.now() - due < STALLED_PROCESS_MS) throw new UnansweredError(deadlineMs);
+    due = Date.now() + STALLED_PROCESS_MS;
   }
 }
 
@@ -119,6 +133,24 @@ async function translated<T>(attempt: () => Promise<T>): Promise<T> {
       if (!(error instanceof UnansweredError) && !isDatabaseUnavailable(error)) throw error;
       throw videoBotError(ErrorCode.Unavailable, { retryAfterSeconds: RETRY_AFTER_SECONDS }, { cause: error });
     }
+  }
+}
+
+type Work = (tx: unknown) => Promise<unknown>;
+
+/** The transaction `start(work)`, given up at `deadlineMs`; if its work ends after that, it rolls back instead of committing. */
+async function transactionWithin(start: (work: Work) => Promise<unknown>, work: Work, deadlineMs: number): Promise<unknown> {
+  let givenUp = false;
+  const guarded: Work = async (tx) => {
+    const result = await work(tx);
+    if (givenUp) throw new UnansweredError(deadlineMs);
+    return result;
+  };
+  try {
+    return await answeredWithin(start(guarded), deadlineMs);
+  } catch (error) {
+    if (error instanceof UnansweredError) givenUp = true;
+    throw error;
   }
 }
 
@@ -149,18 +181,8 @@ export function translatingDatabaseFaults(client: PrismaClient, options: Databas
     client: {
       $transaction: (work: unknown, transactionOptions?: unknown) => {
         if (typeof work !== 'function') throw new TypeError('Use an interactive transaction ($transaction(async (tx) => ...)), not a batch');
-        return translated(() => {
-          let givenUp = false;
-          const guarded = async (tx: unknown) => {
-            const result: unknown = await (work as (tx: unknown) => Promise<unknown>)(tx);
-            if (givenUp) throw new UnansweredError(answerDeadlineMs!);
-            return result;
-          };
-          return answeredWithin(transaction(guarded, transactionOptions), answerDeadlineMs).catch((error: unknown) => {
-            if (error instanceof UnansweredError) givenUp = true;
-            throw error;
-          });
-        });
+        const start = (body: Work) => transaction(body, transactionOptions);
+        return translated(() => (answerDeadlineMs === undefined ? start(work as Work) : transactionWithin(start, work as Work, answerDeadlineMs)));
       },
     },
   }) as unknown as PrismaClient;
