@@ -515,7 +515,10 @@ export class VideoService {
   }
 
   async health(): Promise<ServiceHealth> {
-    const [database, bucketReachable] = await Promise.all([this.#databaseHealth(), this.#d.mediaStore.bucketReachable(HEALTH_TIMEOUT_MS)]);
+    const [database, bucketReachable] = await Promise.all([
+      withinHealthLimit(this.#databaseHealth(), 'unreachable'),
+      withinHealthLimit(this.#d.mediaStore.bucketReachable(), false),
+    ]);
     return {
       ok: database === 'ok',
       database,
@@ -528,11 +531,10 @@ export class VideoService {
 
   async #databaseHealth(): Promise<ServiceHealth['database']> {
     // Both a read and a write: a SQLite file locked by another process still answers reads.
-    const answered = Promise.all([this.#d.settings.readInternal('health'), this.#d.store.checkWritable()]).then(
-      () => 'ok' as const,
-      () => 'unreachable' as const,
+    return Promise.all([this.#d.settings.readInternal('health'), this.#d.store.checkWritable()]).then(
+      () => 'ok',
+      () => 'unreachable',
     );
-    return Promise.race([answered, sleep(HEALTH_TIMEOUT_MS, 'unreachable' as const, { ref: false })]);
   }
 
   #requestLimits(settings: RuntimeSettings): RequestLimits {
@@ -685,4 +687,15 @@ function parseQuotaPatch(patch: unknown): Partial<QuotaOverride> {
     }
   }
   throw videoBotError(ErrorCode.InvalidRequest, { issues });
+}
+
+/** A health check's answer, or `unanswered` once HEALTH_TIMEOUT_MS has passed without one. */
+async function withinHealthLimit<T>(check: Promise<T>, unanswered: T): Promise<T> {
+  const stop = new AbortController();
+  const limit = sleep(HEALTH_TIMEOUT_MS, unanswered, { ref: false, signal: stop.signal }).catch(() => unanswered);
+  try {
+    return await Promise.race([check, limit]);
+  } finally {
+    stop.abort();
+  }
 }

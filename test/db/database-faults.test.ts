@@ -27,7 +27,7 @@ describe('a Postgres that answers nothing (network cut)', () => {
 
   before(async () => {
     database = await createTestDatabase('postgresql');
-    link = await CuttableLink.start({ host: '127.0.0.1', port: Number(new URL(database.url).port || 5432) });
+    link = await CuttableLink.start(database.url);
     // One connection: a query waits until the transaction before it has ended on the server.
     const adapter = new PrismaPg({ connectionString: link.via(database.url), max: 1 });
     prisma = translatingDatabaseFaults(new PostgresPrismaClient({ adapter }) as unknown as PrismaClient, { answerDeadlineMs: DEADLINE_MS });

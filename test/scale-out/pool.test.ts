@@ -170,7 +170,7 @@ describe('several workers on one Postgres', { concurrency: false }, () => {
 
   it('a worker cut off from Postgres past its lease (the line held, not closed) neither posts nor settles the job taken over, and takes jobs again once reconnected', { timeout: 240_000 }, async (t) => {
     const pool = await withPool(t);
-    const link = await CuttableLink.start({ host: '127.0.0.1', port: Number(new URL(database.url).port || 5432) });
+    const link = await CuttableLink.start(database.url);
     t.after(() => link.close());
     const front = await pool.startFront(FRONT_ENV);
     const api = apiClient(front.url);

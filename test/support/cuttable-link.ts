@@ -21,11 +21,12 @@ export class CuttableLink {
     server.on('connection', (near) => this.#accept(near));
   }
 
-  /** Listens on a free loopback port and forwards to `target`. */
-  static async start(target: { host: string; port: number }): Promise<CuttableLink> {
+  /** Listens on a free loopback port and forwards to the Postgres server `url` names. */
+  static async start(url: string): Promise<CuttableLink> {
+    const target = new URL(url);
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return new CuttableLink(server, target);
+    return new CuttableLink(server, { host: target.hostname, port: Number(target.port || 5432) });
   }
 
   /** `url` with its host and port replaced by this link's. */
